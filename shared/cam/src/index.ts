@@ -1,0 +1,10 @@
+export * from './backend.js';
+export * from './cam-model.js';
+export * from './embedding-cam.js';
+export * from './head.js';
+export * from './load-cam-model.js';
+export * from './model-spec.js';
+export * from './proxies.js';
+export * from './proxy-pickers.js';
+export { splitLayersModel } from './tfjs-backbone.js';
+export * from './tfjs-model-io.js';
