@@ -1,0 +1,12 @@
+export { ClassRange, parseClassRange, SelectionError, toClassRange } from './class-range.js';
+export { CUB_FILES, readCub } from './cub-reader.js';
+export { DatasetError, type LineRef } from './dataset-error.js';
+export { readManifest } from './manifest-reader.js';
+export { type ManifestLine, manifestLineSchema } from './manifest-schema.js';
+export { openDataset } from './open-dataset.js';
+export { orderItems } from './order-items.js';
+export { REMOTE_SCHEMES, resolveUri } from './resolve-uri.js';
+export { type SelectOptions, selectItems, splitByClassRange } from './select.js';
+export { type DatasetSummary, formatSummary, summarizeDataset } from './summarize.js';
+export { itemToManifestLine, writeManifest } from './to-manifest.js';
+export type { Box, Dataset, DatasetItem } from './types.js';
