@@ -41,7 +41,9 @@ async function tryBackend(name: TfBackendName): Promise<string | null> {
   try {
     if (name === 'tensorflow') {
       // Optional native bindings: present only where libtensorflow could be installed.
-      const loaded = (await importOptional('@tensorflow/tfjs-node-gpu')) || (await importOptional('@tensorflow/tfjs-node'));
+      const loaded =
+        (await importOptional('@tensorflow/tfjs-node-gpu')) ||
+        (await importOptional('@tensorflow/tfjs-node'));
       if (!loaded) return 'neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node is installed';
     } else if (name === 'wasm') {
       await import('@tensorflow/tfjs-backend-wasm');

@@ -38,7 +38,9 @@ export class EmbeddingCam {
     readonly gradient: GradientMode = 'auto',
   ) {
     if (gradient === 'closed-form' && !model.head.linear) {
-      throw new Error(`Model ${model.spec.name}: the closed form needs a GAP → linear head; use gradient "autodiff" or "auto".`);
+      throw new Error(
+        `Model ${model.spec.name}: the closed form needs a GAP → linear head; use gradient "autodiff" or "auto".`,
+      );
     }
   }
 
@@ -73,7 +75,8 @@ export class EmbeddingCam {
     const dim = yT.shape[1];
     yT.dispose();
     const proxies = pick(embeddings, n, dim);
-    if (proxies.length !== n * dim) throw new Error(`Proxy picker returned ${proxies.length} values; expected ${n}×${dim}.`);
+    if (proxies.length !== n * dim)
+      throw new Error(`Proxy picker returned ${proxies.length} values; expected ${n}×${dim}.`);
     const useClosed = this.gradient === 'closed-form' || (this.gradient === 'auto' && head.linear !== null);
     const [mapsT, scoresT] = tf.tidy(() => {
       const p = tf.tensor2d(proxies, [n, dim]);
@@ -87,7 +90,16 @@ export class EmbeddingCam {
     const scores = (await scoresT.data()) as Float32Array;
     mapsT.dispose();
     scoresT.dispose();
-    return { n, height, width, maps, embeddings, dim, scores, gradient: useClosed ? 'closed-form' : 'autodiff' };
+    return {
+      n,
+      height,
+      width,
+      maps,
+      embeddings,
+      dim,
+      scores,
+      gradient: useClosed ? 'closed-form' : 'autodiff',
+    };
   }
 }
 

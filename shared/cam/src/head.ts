@@ -85,7 +85,8 @@ export class LayerChainHead implements Head {
     return tf.tidy(() => {
       let t: tf.Tensor = a;
       for (const layer of this.chain) t = layer.apply(t, { training: false }) as tf.Tensor;
-      if (t.rank !== 2) throw new Error(`The embedding must be a vector per image; the head produced rank ${t.rank}.`);
+      if (t.rank !== 2)
+        throw new Error(`The embedding must be a vector per image; the head produced rank ${t.rank}.`);
       return this.l2normalize ? l2(t as tf.Tensor2D) : (t as tf.Tensor2D);
     });
   }
@@ -116,9 +117,15 @@ export async function loadDenseWeights(spec: ModelSpec): Promise<DenseWeights[]>
   try {
     buf = await readFile(file);
   } catch (err) {
-    throw new ModelSpecError(spec.specPath ?? spec.name, `cannot read head weights ${file} (${(err as NodeJS.ErrnoException).code}).`);
+    throw new ModelSpecError(
+      spec.specPath ?? spec.name,
+      `cannot read head weights ${file} (${(err as NodeJS.ErrnoException).code}).`,
+    );
   }
-  const expected = spec.head.dense.reduce((s, l) => s + l.inputDim * l.outputDim + (l.bias ? l.outputDim : 0), 0);
+  const expected = spec.head.dense.reduce(
+    (s, l) => s + l.inputDim * l.outputDim + (l.bias ? l.outputDim : 0),
+    0,
+  );
   if (buf.byteLength !== expected * 4) {
     throw new ModelSpecError(
       spec.specPath ?? spec.name,

@@ -19,10 +19,14 @@ export async function loadCamModel(spec: ModelSpec, opts: LoadOptions = {}): Pro
   await initBackend(opts.tfBackend);
   const engine = opts.engine ?? (spec.format === 'onnx' ? 'onnx' : 'tfjs');
   if (engine === 'onnx') {
-    if (spec.format !== 'onnx') throw new Error(`Engine "onnx" needs an .onnx model; ${spec.name} is ${spec.format}.`);
-    throw new Error('The ONNX Runtime engine is not available in this build yet; use a TF.js model (engine "tfjs").');
+    if (spec.format !== 'onnx')
+      throw new Error(`Engine "onnx" needs an .onnx model; ${spec.name} is ${spec.format}.`);
+    throw new Error(
+      'The ONNX Runtime engine is not available in this build yet; use a TF.js model (engine "tfjs").',
+    );
   }
-  if (spec.format === 'onnx') throw new Error(`Engine "tfjs" cannot run ${spec.modelPath}: it is an ONNX model. Use engine "onnx".`);
+  if (spec.format === 'onnx')
+    throw new Error(`Engine "tfjs" cannot run ${spec.modelPath}: it is an ONNX model. Use engine "onnx".`);
   return loadTfjsCamModel(spec);
 }
 
@@ -40,7 +44,8 @@ export async function modelFingerprint(spec: ModelSpec): Promise<string> {
     const jsonPath = modelPath.endsWith('.json') ? modelPath : path.join(modelPath, 'model.json');
     files.push(jsonPath);
     const json = JSON.parse(await readFile(jsonPath, 'utf8'));
-    for (const g of json.weightsManifest ?? []) for (const p of g.paths) files.push(path.join(path.dirname(jsonPath), p));
+    for (const g of json.weightsManifest ?? [])
+      for (const p of g.paths) files.push(path.join(path.dirname(jsonPath), p));
   }
   if (weightsPath) files.push(weightsPath);
   for (const f of files) h.update(await readFile(f));

@@ -90,18 +90,28 @@ export function parseModelSpec(raw: unknown, baseDir: string, source = '<inline>
     let prev: number | undefined;
     for (const [i, layer] of spec.head.dense.entries()) {
       if (prev !== undefined && layer.inputDim !== prev) {
-        throw new ModelSpecError(source, `head.dense[${i}].inputDim is ${layer.inputDim} but the previous layer outputs ${prev}.`);
+        throw new ModelSpecError(
+          source,
+          `head.dense[${i}].inputDim is ${layer.inputDim} but the previous layer outputs ${prev}.`,
+        );
       }
       prev = layer.outputDim;
     }
     if (spec.head.dense.length > 0 && !spec.head.weights) {
-      throw new ModelSpecError(source, 'head.dense is set but head.weights (the float32 weights file) is missing.');
+      throw new ModelSpecError(
+        source,
+        'head.dense is set but head.weights (the float32 weights file) is missing.',
+      );
     }
   }
   if (format === 'onnx' && spec.head.type === 'model') {
-    throw new ModelSpecError(source, 'ONNX models need head.type "gap" (the head is differentiated in TF.js).');
+    throw new ModelSpecError(
+      source,
+      'ONNX models need head.type "gap" (the head is differentiated in TF.js).',
+    );
   }
-  const weightsPath = spec.head.type === 'gap' && spec.head.weights ? path.resolve(baseDir, spec.head.weights) : undefined;
+  const weightsPath =
+    spec.head.type === 'gap' && spec.head.weights ? path.resolve(baseDir, spec.head.weights) : undefined;
   return { ...spec, format, modelPath, weightsPath, specPath: source.startsWith('<') ? undefined : source };
 }
 
@@ -111,7 +121,10 @@ export async function loadModelSpec(specPath: string): Promise<ModelSpec> {
   try {
     text = await readFile(abs, 'utf8');
   } catch (err) {
-    throw new ModelSpecError(abs, `cannot read the file (${(err as NodeJS.ErrnoException).code ?? err}); pass --model <spec.json>.`);
+    throw new ModelSpecError(
+      abs,
+      `cannot read the file (${(err as NodeJS.ErrnoException).code ?? err}); pass --model <spec.json>.`,
+    );
   }
   let raw: unknown;
   try {
@@ -138,7 +151,13 @@ export function defaultModelSpec(format: 'tfjs-layers' | 'onnx' = 'tfjs-layers')
     {
       name: onnx ? 'mobilenetv2-035-imagenet-gap-onnx' : 'mobilenetv2-035-imagenet-gap',
       model: onnx ? 'model.onnx' : 'model.json',
-      input: { width: 224, height: 224, channelOrder: 'rgb', preprocess: { mode: 'scale', scale: 1 / 127.5, offset: -1 }, name: onnx ? 'image' : undefined },
+      input: {
+        width: 224,
+        height: 224,
+        channelOrder: 'rgb',
+        preprocess: { mode: 'scale', scale: 1 / 127.5, offset: -1 },
+        name: onnx ? 'image' : undefined,
+      },
       targetLayer: onnx ? 'features' : 'out_relu',
       embeddingOutput: onnx ? 'embedding' : undefined,
       head: { type: 'gap' },

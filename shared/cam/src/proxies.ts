@@ -23,10 +23,20 @@ const metaSchema = z.object({
   byteOrder: z.literal('little'),
   sha256: z.string(),
   classes: z.array(
-    z.object({ label: z.number().int(), name: z.string().optional(), count: z.number().int().min(0), medoidId: z.string().optional() }),
+    z.object({
+      label: z.number().int(),
+      name: z.string().optional(),
+      count: z.number().int().min(0),
+      medoidId: z.string().optional(),
+    }),
   ),
   model: z.object({ name: z.string(), fingerprint: z.string().optional() }),
-  dataset: z.object({ name: z.string(), source: z.string(), split: z.string().optional(), classes: z.string().optional() }),
+  dataset: z.object({
+    name: z.string(),
+    source: z.string(),
+    split: z.string().optional(),
+    classes: z.string().optional(),
+  }),
   createdAt: z.string(),
 });
 
@@ -41,9 +51,11 @@ export class ProxySet {
     readonly vectors: Float32Array,
   ) {
     if (vectors.length !== meta.classes.length * meta.dim) {
-      throw new Error(`Proxy set ${meta.id}: ${vectors.length} values for ${meta.classes.length} classes × ${meta.dim}.`);
+      throw new Error(
+        `Proxy set ${meta.id}: ${vectors.length} values for ${meta.classes.length} classes × ${meta.dim}.`,
+      );
     }
-    meta.classes.forEach((c, i) => this.rows.set(c.label, i));
+    for (const [i, c] of meta.classes.entries()) this.rows.set(c.label, i);
   }
 
   get size(): number {
@@ -135,13 +147,15 @@ export function buildProxySet(members: ProxyMember[], info: ProxyBuildInfo): Pro
   }
   const labels = [...byClass.keys()].sort((a, b) => a - b);
   if (info.scheme === 'onehot') return buildOneHot(labels, byClass, info);
-  if (labels.length === 0) throw new Error('No reference images: cannot build proxies (check --classes and the reference split).');
+  if (labels.length === 0)
+    throw new Error('No reference images: cannot build proxies (check --classes and the reference split).');
   const dim = members[0].embedding.length;
   const vectors = new Float32Array(labels.length * dim);
   const classes: ProxyClass[] = labels.map((label, row) => {
     const list = byClass.get(label)!.sort(byId);
     const normed = list.map((m) => {
-      if (m.embedding.length !== dim) throw new Error(`Embedding of image ${m.id} has ${m.embedding.length} values; expected ${dim}.`);
+      if (m.embedding.length !== dim)
+        throw new Error(`Embedding of image ${m.id} has ${m.embedding.length} values; expected ${dim}.`);
       return normalize(m.embedding);
     });
     const sum = new Float64Array(dim);
@@ -195,7 +209,9 @@ function finish(info: ProxyBuildInfo, dim: number, classes: ProxyClass[], vector
     dtype: 'float32',
     byteOrder: 'little',
     sha256,
-    classes: classes.map((c) => Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined)) as ProxyClass),
+    classes: classes.map(
+      (c) => Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined)) as ProxyClass,
+    ),
     model: info.model,
     dataset: info.dataset,
     createdAt: new Date().toISOString(),
@@ -212,7 +228,9 @@ export function proxySetId(info: Pick<ProxyBuildInfo, 'scheme' | 'model' | 'data
 }
 
 function sha256Of(v: Float32Array): string {
-  return createHash('sha256').update(Buffer.from(v.buffer, v.byteOffset, v.byteLength)).digest('hex');
+  return createHash('sha256')
+    .update(Buffer.from(v.buffer, v.byteOffset, v.byteLength))
+    .digest('hex');
 }
 
 /** The artifact: a little-endian float32 blob plus JSON metadata. */
@@ -231,14 +249,20 @@ export function decodeProxySet(data: Uint8Array, metaJson: string, source = 'pro
   }
   const parsed = metaSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new Error(`${source}: invalid metadata (${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}).`);
+    throw new Error(
+      `${source}: invalid metadata (${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}).`,
+    );
   }
   const meta = parsed.data;
   const expected = meta.classes.length * meta.dim * 4;
-  if (data.byteLength !== expected) throw new Error(`${source}: data has ${data.byteLength} bytes, metadata needs ${expected}.`);
+  if (data.byteLength !== expected)
+    throw new Error(`${source}: data has ${data.byteLength} bytes, metadata needs ${expected}.`);
   const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const vectors = new Float32Array(meta.classes.length * meta.dim);
   for (let i = 0; i < vectors.length; i++) vectors[i] = buf.readFloatLE(i * 4);
-  if (sha256Of(vectors) !== meta.sha256) throw new Error(`${source}: checksum mismatch — the data file does not belong to this metadata or is corrupt.`);
+  if (sha256Of(vectors) !== meta.sha256)
+    throw new Error(
+      `${source}: checksum mismatch — the data file does not belong to this metadata or is corrupt.`,
+    );
   return new ProxySet(meta, vectors);
 }

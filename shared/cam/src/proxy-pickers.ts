@@ -27,7 +27,8 @@ export function vectorPicker(vectors: Float32Array[]): ProxyPicker {
   return (_y, n, dim) => {
     const out = new Float32Array(n * dim);
     for (let i = 0; i < n; i++) {
-      if (vectors[i].length !== dim) throw new Error(`Proxy vector ${i} has ${vectors[i].length} values; the embedding has ${dim}.`);
+      if (vectors[i].length !== dim)
+        throw new Error(`Proxy vector ${i} has ${vectors[i].length} values; the embedding has ${dim}.`);
       out.set(vectors[i], i * dim);
     }
     return out;

@@ -52,7 +52,9 @@ class GraphBackbone implements Backbone {
       const a = (await this.model.executeAsync(x, this.target)) as tf.Tensor;
       if (a.rank !== 4) {
         a.dispose();
-        throw new UnsupportedModelError(`Graph node "${this.target}" has rank ${a.rank}; the target must be a [N,h,w,K] activation.`);
+        throw new UnsupportedModelError(
+          `Graph node "${this.target}" has rank ${a.rank}; the target must be a [N,h,w,K] activation.`,
+        );
       }
       return a as tf.Tensor4D;
     } finally {
@@ -71,7 +73,10 @@ class GraphBackbone implements Backbone {
  * single chain — e.g. a skip connection from before the target into the head, or a layer with
  * several inputs after the target. Choose a later target layer for such models.
  */
-export function splitLayersModel(model: tf.LayersModel, spec: ModelSpec): { backbone: tf.LayersModel; chain: tf.layers.Layer[] } {
+export function splitLayersModel(
+  model: tf.LayersModel,
+  spec: ModelSpec,
+): { backbone: tf.LayersModel; chain: tf.layers.Layer[] } {
   let target: tf.layers.Layer;
   try {
     target = model.getLayer(spec.targetLayer);
@@ -83,13 +88,18 @@ export function splitLayersModel(model: tf.LayersModel, spec: ModelSpec): { back
   }
   const targetOut = target.output as tf.SymbolicTensor;
   if (targetOut.shape.length !== 4) {
-    throw new UnsupportedModelError(`Target layer "${spec.targetLayer}" outputs rank ${targetOut.shape.length}; it must be a conv activation [N,h,w,K].`);
+    throw new UnsupportedModelError(
+      `Target layer "${spec.targetLayer}" outputs rank ${targetOut.shape.length}; it must be a conv activation [N,h,w,K].`,
+    );
   }
   if (spec.head.type === 'gap') {
-    const backbone = target === model.layers.at(-1) ? model : tf.model({ inputs: model.inputs, outputs: targetOut });
+    const backbone =
+      target === model.layers.at(-1) ? model : tf.model({ inputs: model.inputs, outputs: targetOut });
     return { backbone, chain: [] };
   }
-  const embLayer = spec.head.embeddingLayer ? model.getLayer(spec.head.embeddingLayer) : (model.outputs[0].sourceLayer as tf.layers.Layer);
+  const embLayer = spec.head.embeddingLayer
+    ? model.getLayer(spec.head.embeddingLayer)
+    : (model.outputs[0].sourceLayer as tf.layers.Layer);
   const chain: tf.layers.Layer[] = [];
   let cur = embLayer.output as tf.SymbolicTensor;
   while (cur !== targetOut) {
@@ -104,7 +114,9 @@ export function splitLayersModel(model: tf.LayersModel, spec: ModelSpec): { back
       );
     }
     if (layer.getClassName() === 'InputLayer') {
-      throw new UnsupportedModelError(`Embedding layer "${embLayer.name}" does not depend on target layer "${spec.targetLayer}".`);
+      throw new UnsupportedModelError(
+        `Embedding layer "${embLayer.name}" does not depend on target layer "${spec.targetLayer}".`,
+      );
     }
     chain.unshift(layer);
     cur = inputs[0] as tf.SymbolicTensor;
@@ -116,12 +128,23 @@ export async function loadTfjsCamModel(spec: ModelSpec): Promise<CamModel> {
   const artifacts = await readModelArtifacts(spec.modelPath);
   const { width, height } = spec.input;
   if (spec.format === 'tfjs-graph') {
-    if (spec.head.type !== 'gap') throw new UnsupportedModelError('GraphModels need head.type "gap" (a graph cannot be split into layers).');
+    if (spec.head.type !== 'gap')
+      throw new UnsupportedModelError(
+        'GraphModels need head.type "gap" (a graph cannot be split into layers).',
+      );
     const graph = await tf.loadGraphModel(tf.io.fromMemory(artifacts));
     const backbone = new GraphBackbone(graph, spec.targetLayer, height, width);
     const channels = await probeChannels(backbone, spec);
     const head = new GapDenseHead(channels, await loadDenseWeights(spec), spec.l2normalize);
-    return { spec, backbone, head, dispose: () => (backbone.dispose(), head.dispose()) };
+    return {
+      spec,
+      backbone,
+      head,
+      dispose: () => {
+        backbone.dispose();
+        head.dispose();
+      },
+    };
   }
   const model = await tf.loadLayersModel(tf.io.fromMemory(artifacts));
   const { backbone: truncated, chain } = splitLayersModel(model, spec);
@@ -131,7 +154,9 @@ export async function loadTfjsCamModel(spec: ModelSpec): Promise<CamModel> {
   if (spec.head.type === 'gap') {
     head = new GapDenseHead(channels, await loadDenseWeights(spec), spec.l2normalize);
     if (head.layers[0] && head.layers[0].spec.inputDim !== channels) {
-      throw new UnsupportedModelError(`head.dense[0].inputDim is ${head.layers[0].spec.inputDim} but "${spec.targetLayer}" has ${channels} channels.`);
+      throw new UnsupportedModelError(
+        `head.dense[0].inputDim is ${head.layers[0].spec.inputDim} but "${spec.targetLayer}" has ${channels} channels.`,
+      );
     }
   } else {
     const out = chain.at(-1)!.outputShape as number[];

@@ -20,7 +20,9 @@ export async function readModelArtifacts(modelPath: string): Promise<tf.io.Model
   try {
     json = JSON.parse((await read(jsonPath)).toString('utf8'));
   } catch (err) {
-    throw new Error(`Cannot read TF.js model ${jsonPath}: ${(err as Error).message}. Point the spec's "model" at a model.json.`);
+    throw new Error(
+      `Cannot read TF.js model ${jsonPath}: ${(err as Error).message}. Point the spec's "model" at a model.json.`,
+    );
   }
   const base = isHttp ? jsonPath.slice(0, jsonPath.lastIndexOf('/') + 1) : `${path.dirname(jsonPath)}/`;
   const weightSpecs: tf.io.WeightsManifestEntry[] = [];

@@ -13,8 +13,8 @@ import {
   encodeDenseWeights,
   initBackend,
   loadCamModel,
-  parseModelSpec,
   type ProxyPicker,
+  parseModelSpec,
   saveLayersModel,
   UnsupportedModelError,
 } from '../src/index.js';
@@ -48,7 +48,8 @@ function maxAbs(a: Float32Array): number {
 }
 
 /** Deterministic pseudo-random proxies (one per image). */
-const randomPicker: ProxyPicker = (_y, n, dim) => Float32Array.from({ length: n * dim }, (_, i) => Math.sin(i * 12.9898) * 0.5);
+const randomPicker: ProxyPicker = (_y, n, dim) =>
+  Float32Array.from({ length: n * dim }, (_, i) => Math.sin(i * 12.9898) * 0.5);
 
 /** Plain Grad-CAM from raw gradients, for comparing against. */
 async function camFromGradient(a: tf.Tensor4D, grad: tf.Tensor4D): Promise<Float32Array> {
@@ -112,7 +113,13 @@ describe.skipIf(!HAS_MODEL)('EmbeddingCAM on the shared MobileNetV2 and real CUB
 
   it('a non-linear (MLP) head uses autodiff and refuses the closed form', async () => {
     const w = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 0.05);
-    await writeFile(path.join(tmp, 'mlp.bin'), encodeDenseWeights([{ kernel: w(1280 * 32), bias: w(32) }, { kernel: w(32 * 8), bias: w(8) }]));
+    await writeFile(
+      path.join(tmp, 'mlp.bin'),
+      encodeDenseWeights([
+        { kernel: w(1280 * 32), bias: w(32) },
+        { kernel: w(32 * 8), bias: w(8) },
+      ]),
+    );
     const spec = parseModelSpec(
       {
         ...defaultModelSpec(),
@@ -139,10 +146,19 @@ describe.skipIf(!HAS_MODEL)('EmbeddingCAM on the shared MobileNetV2 and real CUB
 
   it('Grad-CAM equivalence: a classifier with one-hot proxies gives plain Grad-CAM (full-graph gradient)', async () => {
     // Classifier = shared backbone + GAP + dense(30) logits + softmax, saved and reloaded from disk.
-    const base = await tf.loadLayersModel(tf.io.fromMemory(await (await import('../src/index.js')).readModelArtifacts(MODEL_DIR)));
-    const pooled = tf.layers.globalAveragePooling2d({ dataFormat: 'channelsLast' }).apply(base.outputs[0]) as tf.SymbolicTensor;
+    const base = await tf.loadLayersModel(
+      tf.io.fromMemory(await (await import('../src/index.js')).readModelArtifacts(MODEL_DIR)),
+    );
+    const pooled = tf.layers
+      .globalAveragePooling2d({ dataFormat: 'channelsLast' })
+      .apply(base.outputs[0]) as tf.SymbolicTensor;
     const logits = tf.layers
-      .dense({ units: 30, name: 'logits', kernelInitializer: tf.initializers.glorotNormal({ seed: 3 }), biasInitializer: 'randomNormal' })
+      .dense({
+        units: 30,
+        name: 'logits',
+        kernelInitializer: tf.initializers.glorotNormal({ seed: 3 }),
+        biasInitializer: 'randomNormal',
+      })
       .apply(pooled) as tf.SymbolicTensor;
     const probs = tf.layers.softmax().apply(logits) as tf.SymbolicTensor;
     const classifier = tf.model({ inputs: base.inputs, outputs: probs });
@@ -167,7 +183,11 @@ describe.skipIf(!HAS_MODEL)('EmbeddingCAM on the shared MobileNetV2 and real CUB
       { scheme: 'onehot', dim: 30, model: { name: spec.name }, dataset: { name: 't', source: 't' } },
     );
     const ours = await new EmbeddingCam(model, 'autodiff').explain(input, N, classPicker(proxies, labels));
-    const oursClosed = await new EmbeddingCam(model, 'closed-form').explain(input, N, classPicker(proxies, labels));
+    const oursClosed = await new EmbeddingCam(model, 'closed-form').explain(
+      input,
+      N,
+      classPicker(proxies, labels),
+    );
 
     // Reference Grad-CAM, written independently of the head split: run the WHOLE classifier graph
     // from the image, with a zero perturbation added at the target layer, and differentiate the
@@ -196,7 +216,9 @@ describe.skipIf(!HAS_MODEL)('EmbeddingCAM on the shared MobileNetV2 and real CUB
       labels.map((l) => l - 1),
       30,
     );
-    const grad = tf.grad((eps: tf.Tensor) => tf.sum(tf.mul(runGraph(eps), mask)))(tf.zeros([N, 7, 7, 1280])) as tf.Tensor4D;
+    const grad = tf.grad((eps: tf.Tensor) => tf.sum(tf.mul(runGraph(eps), mask)))(
+      tf.zeros([N, 7, 7, 1280]),
+    ) as tf.Tensor4D;
     const reference = await camFromGradient(activation!, grad);
 
     expect(maxAbs(reference)).toBeGreaterThan(0);
@@ -207,14 +229,18 @@ describe.skipIf(!HAS_MODEL)('EmbeddingCAM on the shared MobileNetV2 and real CUB
     expect(maxAbsDiff(normalised(oursClosed.maps, N), normalised(reference, N))).toBeLessThan(1e-5);
     // Scores are the class logits.
     const logitsRef = (await runGraph(tf.zeros([N, 7, 7, 1280])).data()) as Float32Array;
-    labels.forEach((l, i) => expect(ours.scores[i]).toBeCloseTo(logitsRef[i * 30 + l - 1], 4));
+    for (const [i, l] of labels.entries()) expect(ours.scores[i]).toBeCloseTo(logitsRef[i * 30 + l - 1], 4);
     model.dispose();
   });
 
   it('rejects a head with a skip connection around the target layer, naming the layer', async () => {
     const inp = tf.input({ shape: [8, 8, 3] });
-    const c1 = tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', name: 'c1' }).apply(inp) as tf.SymbolicTensor;
-    const c2 = tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', name: 'target' }).apply(c1) as tf.SymbolicTensor;
+    const c1 = tf.layers
+      .conv2d({ filters: 4, kernelSize: 3, padding: 'same', name: 'c1' })
+      .apply(inp) as tf.SymbolicTensor;
+    const c2 = tf.layers
+      .conv2d({ filters: 4, kernelSize: 3, padding: 'same', name: 'target' })
+      .apply(c1) as tf.SymbolicTensor;
     const sum = tf.layers.add({ name: 'skip_add' }).apply([c1, c2]) as tf.SymbolicTensor;
     const out = tf.layers.globalAveragePooling2d({}).apply(sum) as tf.SymbolicTensor;
     await saveLayersModel(tf.model({ inputs: inp, outputs: out }), path.join(tmp, 'skip'));
@@ -230,15 +256,17 @@ describe.skipIf(!HAS_MODEL)('EmbeddingCAM on the shared MobileNetV2 and real CUB
     );
     await expect(loadCamModel(spec)).rejects.toThrow(UnsupportedModelError);
     await expect(loadCamModel(spec)).rejects.toThrow(/"skip_add".*single chain/);
-    await expect(loadCamModel({ ...spec, targetLayer: 'nope' })).rejects.toThrow(/Target layer "nope" is not in model skip/);
+    await expect(loadCamModel({ ...spec, targetLayer: 'nope' })).rejects.toThrow(
+      /Target layer "nope" is not in model skip/,
+    );
   });
 });
 
 describe('model spec validation', () => {
   it('names the wrong field', () => {
-    expect(() => parseModelSpec({ name: 'x', model: 'm.json', input: { width: -1 } }, '/tmp', 'spec.json')).toThrow(
-      /Model spec spec\.json: .*input\.width/,
-    );
+    expect(() =>
+      parseModelSpec({ name: 'x', model: 'm.json', input: { width: -1 } }, '/tmp', 'spec.json'),
+    ).toThrow(/Model spec spec\.json: .*input\.width/);
     expect(() =>
       parseModelSpec(
         {

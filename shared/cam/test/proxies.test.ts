@@ -1,11 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { buildProxySet, decodeProxySet, encodeProxySet, type ProxyMember, UnknownClassError } from '../src/index.js';
+import {
+  buildProxySet,
+  decodeProxySet,
+  encodeProxySet,
+  type ProxyMember,
+  UnknownClassError,
+} from '../src/index.js';
 
 const info = {
   model: { name: 'm', fingerprint: 'f' },
   dataset: { name: 'toy', source: '/toy', split: 'train' },
 };
-const m = (label: number, id: string, v: number[]): ProxyMember => ({ label, id, embedding: Float32Array.from(v) });
+const m = (label: number, id: string, v: number[]): ProxyMember => ({
+  label,
+  id,
+  embedding: Float32Array.from(v),
+});
 
 // Class 1: three points in 2-D; class 2: one point.
 const members = [m(1, '1', [3, 0]), m(1, '2', [0, 2]), m(1, '3', [1, 1]), m(2, '4', [0, -5])];
@@ -34,11 +44,16 @@ describe('proxies', () => {
     const set = buildProxySet(members, { ...info, scheme: 'onehot', dim: 3 });
     expect(Array.from(set.get(1))).toEqual([1, 0, 0]);
     expect(Array.from(set.get(2))).toEqual([0, 1, 0]);
-    expect(() => buildProxySet([m(5, 'x', [0])], { ...info, scheme: 'onehot', dim: 3 })).toThrow(/class 5.*index 4/);
+    expect(() => buildProxySet([m(5, 'x', [0])], { ...info, scheme: 'onehot', dim: 3 })).toThrow(
+      /class 5.*index 4/,
+    );
   });
 
   it('is independent of member order (sharded builds give identical bits)', () => {
-    const rnd = (seed: number) => () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1;
+    const rnd = (seed: number) => () => {
+      seed = (seed * 16807) % 2147483647;
+      return (seed / 2147483647) * 2 - 1;
+    };
     const r = rnd(7);
     const many = Array.from({ length: 200 }, (_, i) =>
       m(1 + (i % 3), String(i), Array.from({ length: 16 }, r)),
@@ -72,7 +87,11 @@ describe('proxies', () => {
   it('ids are deterministic in what the proxies depend on', () => {
     const a = buildProxySet(members, { ...info, scheme: 'mean' });
     const b = buildProxySet(members, { ...info, scheme: 'mean' });
-    const c = buildProxySet(members, { ...info, scheme: 'mean', dataset: { ...info.dataset, split: 'test' } });
+    const c = buildProxySet(members, {
+      ...info,
+      scheme: 'mean',
+      dataset: { ...info.dataset, split: 'test' },
+    });
     expect(a.meta.id).toBe(b.meta.id);
     expect(c.meta.id).not.toBe(a.meta.id);
   });

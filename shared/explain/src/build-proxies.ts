@@ -1,4 +1,10 @@
-import { buildProxySet, type EmbeddingCam, type ProxyMember, type ProxyScheme, type ProxySet } from '@embedcam/cam';
+import {
+  buildProxySet,
+  type EmbeddingCam,
+  type ProxyMember,
+  type ProxyScheme,
+  type ProxySet,
+} from '@embedcam/cam';
 import type { DatasetItem } from '@embedcam/datasets';
 import { type FailedItem, loadItems, packBatch, type ReadImage } from './image-batch.js';
 

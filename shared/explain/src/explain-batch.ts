@@ -68,7 +68,14 @@ export async function explainBatch(
   ok.forEach((l, i) => {
     const data = batch.maps.slice(i * size, (i + 1) * size);
     try {
-      const evaluated = evaluateMap(data, batch.width, batch.height, l.image.original, l.item.bbox, opts.resolution);
+      const evaluated = evaluateMap(
+        data,
+        batch.width,
+        batch.height,
+        l.image.original,
+        l.item.bbox,
+        opts.resolution,
+      );
       explained.push({
         ...l,
         targetLabel: targets[i],

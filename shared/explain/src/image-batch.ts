@@ -35,7 +35,10 @@ export function toFailure(item: DatasetItem, err: unknown): FailedItem {
           : typeof e.code === 'string' && /^[a-z-]+$/.test(e.code)
             ? e.code
             : 'error';
-  const message = e.code === 'ENOENT' ? `image ${item.uri} not found (image id ${item.id}); fix its path or URI` : e.message;
+  const message =
+    e.code === 'ENOENT'
+      ? `image ${item.uri} not found (image id ${item.id}); fix its path or URI`
+      : e.message;
   return { item, code, message };
 }
 
@@ -49,7 +52,11 @@ export async function loadItems(
     items.map(async (item) => {
       try {
         const bytes = await read(item.uri);
-        const image = await prepareForModel(bytes, { width: spec.input.width, height: spec.input.height, label: `image ${item.id} (${item.uri})` });
+        const image = await prepareForModel(bytes, {
+          width: spec.input.width,
+          height: spec.input.height,
+          label: `image ${item.id} (${item.uri})`,
+        });
         return { item, image, bytes };
       } catch (err) {
         return toFailure(item, err);
@@ -58,7 +65,7 @@ export async function loadItems(
   );
   const loaded: LoadedItem[] = [];
   const failed: FailedItem[] = [];
-  for (const s of settled) ('image' in s ? loaded.push(s) : failed.push(s));
+  for (const s of settled) 'image' in s ? loaded.push(s) : failed.push(s);
   return { loaded, failed };
 }
 

@@ -6,7 +6,13 @@ import { buildProxiesFromItems } from './build-proxies.js';
 import type { EvalResolution } from './evaluate-map.js';
 import { type CamTarget, type ExplainedImage, explainBatch } from './explain-batch.js';
 import { loadItems, type ReadImage } from './image-batch.js';
-import { type ImageResult, type RunSummary, RunSummaryBuilder, toFailureRecord, toImageResult } from './run-summary.js';
+import {
+  type ImageResult,
+  type RunSummary,
+  RunSummaryBuilder,
+  toFailureRecord,
+  toImageResult,
+} from './run-summary.js';
 
 /** Where outputs go: a local directory here, an object store in the pipeline (same shape). */
 export interface OutputSink {
@@ -110,8 +116,12 @@ export async function runExplain(o: ExplainRunOptions): Promise<ExplainRunResult
     },
     { tau: o.tau },
   );
-  await o.out.put('results.jsonl', lines.length ? `${lines.join('\n')}\n` : '', { contentType: 'application/x-ndjson' });
-  await o.out.put('summary.json', `${JSON.stringify(summary, null, 2)}\n`, { contentType: 'application/json' });
+  await o.out.put('results.jsonl', lines.length ? `${lines.join('\n')}\n` : '', {
+    contentType: 'application/x-ndjson',
+  });
+  await o.out.put('summary.json', `${JSON.stringify(summary, null, 2)}\n`, {
+    contentType: 'application/json',
+  });
   return { summary, proxies };
 }
 
@@ -125,7 +135,11 @@ async function writeImageFiles(e: ExplainedImage, o: ExplainRunOptions): Promise
   if (o.overlays !== false) {
     overlay = `overlays/${safe}.jpg`;
     const boxes = e.item.bbox ? [{ box: e.item.bbox, color: GT_BOX }] : [];
-    const img = await renderOverlay(e.bytes, data, width, height, { boxes, format: 'jpeg', label: e.item.uri });
+    const img = await renderOverlay(e.bytes, data, width, height, {
+      boxes,
+      format: 'jpeg',
+      label: e.item.uri,
+    });
     await o.out.put(overlay, img, { contentType: 'image/jpeg' });
   }
   return toImageResult(e, { heatmap, overlay });

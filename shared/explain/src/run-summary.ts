@@ -31,7 +31,10 @@ export interface FailureRecord {
   message: string;
 }
 
-export function toImageResult(e: ExplainedImage, files: { heatmap?: string; overlay?: string } = {}): ImageResult {
+export function toImageResult(
+  e: ExplainedImage,
+  files: { heatmap?: string; overlay?: string } = {},
+): ImageResult {
   const it: DatasetItem = e.item;
   return {
     id: it.id,
@@ -117,7 +120,12 @@ export class RunSummaryBuilder {
     const byId = (a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id, 'en', { numeric: true });
     const withMetrics = this.results.filter((r) => r.metrics).sort(byId);
     const lowest = withMetrics
-      .map((r) => ({ id: r.id, label: r.label, energyRatio: r.metrics!.energyRatio, chance: r.metrics!.chance }))
+      .map((r) => ({
+        id: r.id,
+        label: r.label,
+        energyRatio: r.metrics!.energyRatio,
+        chance: r.metrics!.chance,
+      }))
       .sort((a, b) => (a.energyRatio ?? -1) - (b.energyRatio ?? -1) || byId(a, b))
       .slice(0, k);
     const mismatch = [...this.results]
@@ -141,7 +149,12 @@ export class RunSummaryBuilder {
     const processed = this.results.length;
     return {
       run,
-      images: { selected: processed + this.failures.length, processed, failed: this.failures.length, withBox: this.all.count },
+      images: {
+        selected: processed + this.failures.length,
+        processed,
+        failed: this.failures.length,
+        withBox: this.all.count,
+      },
       metrics: this.all.count > 0 ? this.all.summary({ tau: opts.tau }) : null,
       perClass,
       audit: {

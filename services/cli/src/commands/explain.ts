@@ -1,0 +1,184 @@
+import path from 'node:path';
+import {
+  defaultModelSpec,
+  EmbeddingCam,
+  type GradientMode,
+  initBackend,
+  loadCamModel,
+  loadModelSpec,
+  modelFingerprint,
+  type ProxyScheme,
+  sharedDir,
+} from '@embedcam/cam';
+import { formatSummary, openDataset, selectItems, summarizeDataset } from '@embedcam/datasets';
+import { type CamTarget, type EvalResolution, readLocalImage, runExplain } from '@embedcam/explain';
+import { LocalStore } from '@embedcam/storage';
+import type { Command } from 'commander';
+import { formatSummaryTable } from '../format-summary.js';
+import { logger } from '../logger.js';
+import { createProgress } from '../progress.js';
+import { parseChoice, parsePositiveInt, parseTau } from './options.js';
+
+export interface ExplainCliOptions {
+  dataset: string;
+  model?: string;
+  engine?: 'tfjs' | 'onnx';
+  tfBackend?: string;
+  proxies: ProxyScheme;
+  classes?: string;
+  split: string;
+  refSplit: string;
+  limit?: number;
+  perClass?: number;
+  target: string;
+  batchSize: number;
+  resolution: EvalResolution;
+  tau: number;
+  gradient: GradientMode;
+  overlays: boolean;
+  out: string;
+}
+
+export const defaultDataset = () => path.join(sharedDir(), 'data/cub200-subset');
+
+export function registerExplain(program: Command): void {
+  program
+    .command('explain')
+    .description('Build proxies and compute EmbeddingCAM heatmaps + localization metrics in one process')
+    .option('--dataset <dir|manifest>', 'CUB-200-2011 directory or JSONL manifest', defaultDataset())
+    .option(
+      '--model <spec.json>',
+      'model spec (default: the shared MobileNetV2, embedding = GAP(out_relu), L2)',
+    )
+    .option('--engine <tfjs|onnx>', 'backbone runtime (default: from the model format)', (v) =>
+      parseChoice('--engine', v, ['tfjs', 'onnx']),
+    )
+    .option('--tf-backend <name>', 'TF.js backend: tensorflow | wasm | cpu | auto (env EMBEDCAM_TF_BACKEND)')
+    .option(
+      '--proxies <scheme>',
+      'mean | single | onehot',
+      (v) => parseChoice('--proxies', v, ['mean', 'single', 'onehot']),
+      'mean',
+    )
+    .option('--classes <range>', 'class ids, e.g. 1-10 or 1-5,8 (default: all)')
+    .option('--split <name>', 'split to explain', 'test')
+    .option('--ref-split <name>', 'split the proxies are built from', 'train')
+    .option('--limit <n>', 'explain at most N images', (v) => parsePositiveInt('--limit', v))
+    .option('--per-class <n>', 'explain at most N images per class', (v) =>
+      parsePositiveInt('--per-class', v),
+    )
+    .option(
+      '--target <gt|predicted|class>',
+      'class to explain: the label, the nearest proxy, or a class id',
+      'gt',
+    )
+    .option('--batch-size <n>', 'images per forward pass', (v) => parsePositiveInt('--batch-size', v), 16)
+    .option(
+      '--resolution <r>',
+      'eval224 (Choe et al.) | original',
+      (v) => parseChoice('--resolution', v, ['eval224', 'original']),
+      'eval224',
+    )
+    .option('--tau <t>', 'heatmap threshold of GT-known Loc (0, 0.01, … 0.99)', parseTau, 0.2)
+    .option(
+      '--gradient <mode>',
+      'auto | closed-form | autodiff',
+      (v) => parseChoice('--gradient', v, ['auto', 'closed-form', 'autodiff']),
+      'auto',
+    )
+    .option('--no-overlays', 'skip the colour overlays')
+    .option('--out <dir>', 'output directory', 'out/explain')
+    .action(async (opts: ExplainCliOptions) => {
+      const summary = await explainCommand(opts);
+      process.stdout.write(`${formatSummaryTable(summary)}\n`);
+      if (summary.images.processed === 0) {
+        logger.error('No image could be processed; see the failures in summary.json.');
+        process.exitCode = 1;
+      }
+    });
+}
+
+function parseTarget(v: string): CamTarget {
+  if (v === 'gt' || v === 'predicted') return v;
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new Error(`--target "${v}": use gt, predicted or a class id.`);
+  return n;
+}
+
+export async function explainCommand(opts: ExplainCliOptions) {
+  const log = logger.child({ cmd: 'explain' });
+  const target = parseTarget(opts.target);
+  const backend = await initBackend(opts.tfBackend);
+  log.info({ backend: backend.backend, skipped: backend.tried }, `TF.js backend: ${backend.backend}`);
+  const spec = opts.model
+    ? await loadModelSpec(opts.model)
+    : defaultModelSpec(opts.engine === 'onnx' ? 'onnx' : 'tfjs-layers');
+  const model = await loadCamModel(spec, { engine: opts.engine });
+  const cam = new EmbeddingCam(model, opts.gradient);
+  const fingerprint = await modelFingerprint(spec);
+  log.info(
+    { model: spec.name, runtime: model.backbone.runtime, dim: model.head.dim, fingerprint },
+    'model loaded',
+  );
+
+  const ds = await openDataset(opts.dataset);
+  const items = selectItems(ds, {
+    classes: opts.classes,
+    split: opts.split,
+    limit: opts.limit,
+    perClass: opts.perClass,
+  });
+  const referenceItems =
+    opts.proxies === 'onehot'
+      ? selectItems(ds, { classes: opts.classes })
+      : selectItems(ds, { classes: opts.classes, split: opts.refSplit });
+  log.info(
+    {
+      explain: formatSummary(summarizeDataset(items)),
+      reference: formatSummary(summarizeDataset(referenceItems)),
+    },
+    `dataset ${ds.name}`,
+  );
+
+  const progress = createProgress(log);
+  const started = Date.now();
+  try {
+    const { summary } = await runExplain({
+      cam,
+      items,
+      referenceItems,
+      scheme: opts.proxies,
+      model: { name: spec.name, fingerprint },
+      dataset: { name: ds.name, source: ds.source, split: opts.refSplit, classes: opts.classes },
+      classNames: ds.classes,
+      out: new LocalStore(path.resolve(opts.out)),
+      read: readLocalImage,
+      batchSize: opts.batchSize,
+      target,
+      resolution: opts.resolution,
+      overlays: opts.overlays,
+      tau: opts.tau,
+      run: {
+        command: 'explain',
+        split: opts.split,
+        classes: opts.classes ?? 'all',
+        engine: model.backbone.runtime,
+      },
+      onProgress: (phase, done, total, failed) => progress.update(phase, done, total, failed),
+    });
+    const seconds = (Date.now() - started) / 1000;
+    log.info(
+      {
+        out: path.resolve(opts.out),
+        seconds,
+        processed: summary.images.processed,
+        failed: summary.images.failed,
+      },
+      'explain finished',
+    );
+    return summary;
+  } finally {
+    progress.stop();
+    model.dispose();
+  }
+}

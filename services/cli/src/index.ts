@@ -1,0 +1,2 @@
+export { type ExplainCliOptions, explainCommand } from './commands/explain.js';
+export { formatSummaryTable } from './format-summary.js';

@@ -1,0 +1,15 @@
+import { Command } from 'commander';
+import { registerExplain } from './commands/explain.js';
+import { logger } from './logger.js';
+
+const program = new Command('embedcam')
+  .description('EmbeddingCAM heatmaps for embedding networks, over whole datasets')
+  .showHelpAfterError();
+registerExplain(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  logger.error({ err }, (err as Error).message);
+  process.exitCode = 1;
+}
