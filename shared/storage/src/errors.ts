@@ -1,0 +1,71 @@
+// Storage errors carry `permanent` so queue workers can decide between "retry later" and
+// "fail the job with a reason": a missing object or a malformed key will not fix itself.
+
+/** Base class for every error this package throws on purpose. */
+export class StorageError extends Error {
+  /** True when retrying the same call cannot succeed. */
+  readonly permanent: boolean;
+
+  constructor(message: string, options: { permanent?: boolean; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'StorageError';
+    this.permanent = options.permanent ?? false;
+  }
+}
+
+/** The key (or file, or URL) does not exist. */
+export class NotFoundError extends StorageError {
+  override readonly permanent = true as const;
+  readonly key: string;
+  readonly store: string;
+
+  constructor(key: string, store: string, options: { cause?: unknown; detail?: string } = {}) {
+    const detail = options.detail ? ` (${options.detail})` : '';
+    super(`Not found: ${JSON.stringify(key)} in ${store}${detail}`, {
+      permanent: true,
+      cause: options.cause,
+    });
+    this.name = 'NotFoundError';
+    this.key = key;
+    this.store = store;
+  }
+}
+
+/** A key or prefix broke one of the rules in validate-key.ts; raised before any I/O. */
+export class InvalidKeyError extends StorageError {
+  override readonly permanent = true as const;
+  readonly key: string;
+  readonly rule: string;
+
+  constructor(key: string, rule: string) {
+    // Long keys are cut so the message stays readable; the full key is on `.key`.
+    const shown = key.length > 200 ? `${JSON.stringify(key.slice(0, 200))}…` : JSON.stringify(key);
+    super(`Invalid storage key ${shown}: ${rule}`, { permanent: true });
+    this.name = 'InvalidKeyError';
+    this.key = key;
+    this.rule = rule;
+  }
+}
+
+/** A storage URI that openStore/readUri cannot handle. */
+export class UnsupportedUriError extends StorageError {
+  readonly uri: string;
+
+  constructor(uri: string, reason: string, accepted: readonly string[]) {
+    super(
+      `Unsupported storage URI ${JSON.stringify(uri)}: ${reason}. Accepted forms: ${accepted.join(', ')}`,
+      {
+        permanent: true,
+      },
+    );
+    this.name = 'UnsupportedUriError';
+    this.uri = uri;
+  }
+}
+
+/** Node's fs errors and the AWS SDK's errors both expose a string `code` or `name`. */
+export function errorCode(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const { code } = err as { code?: unknown };
+  return typeof code === 'string' ? code : undefined;
+}
