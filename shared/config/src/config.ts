@@ -1,0 +1,90 @@
+import os from 'node:os';
+import { z } from 'zod';
+
+const intFrom = (name: string, min: number, max: number) =>
+  z.coerce
+    .number({ error: `${name} must be an integer` })
+    .int(`${name} must be an integer`)
+    .min(min, `${name} must be ≥ ${min}`)
+    .max(max, `${name} must be ≤ ${max}`);
+
+/**
+ * Every setting the services read, from the environment (and CLI flags, passed as overrides),
+ * parsed once. Names are the environment variables; flags map onto them.
+ */
+export const configSchema = z.object({
+  /** redis://host:port/db — unset: 127.0.0.1:6379 if it answers, else a private redis-server (CLI only). */
+  REDIS_URL: z
+    .string()
+    .regex(
+      /^rediss?:\/\/[^\s]+$/,
+      'REDIS_URL must look like redis://host:6379 or rediss://user:pass@host:6380/0',
+    )
+    .optional(),
+  /** BullMQ key prefix and the prefix of embedcam's own Redis keys, so deployments (and tests) can share a Redis. */
+  EMBEDCAM_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,40}$/, 'EMBEDCAM_PREFIX must be 1–40 letters, digits, _ or -')
+    .default('embedcam'),
+  /** Where proxies, heatmaps and reports go: s3://bucket/prefix or a local directory. */
+  STORAGE_URI: z
+    .string()
+    .min(1, 'STORAGE_URI must be s3://bucket[/prefix] or a directory')
+    .default('.embedcam/store'),
+  WORKER_CONCURRENCY: intFrom('WORKER_CONCURRENCY', 1, 1024).default(32),
+  BATCH_MAX_SIZE: intFrom('BATCH_MAX_SIZE', 1, 256).default(16),
+  BATCH_MAX_WAIT_MS: intFrom('BATCH_MAX_WAIT_MS', 0, 60_000).default(25),
+  /** Compute threads per worker process; the WebAssembly backend is single-threaded, so one per core. */
+  COMPUTE_THREADS: intFrom('COMPUTE_THREADS', 1, 256).default(Math.max(1, os.availableParallelism())),
+  /** Attempts for transient failures (network, storage), with exponential backoff. */
+  JOB_ATTEMPTS: intFrom('JOB_ATTEMPTS', 1, 100).default(5),
+  /** Reference images per proxy-builder shard. */
+  PROXY_SHARD_SIZE: intFrom('PROXY_SHARD_SIZE', 1, 100_000).default(256),
+  EMBEDCAM_ENGINE: z.enum(['tfjs', 'onnx'], { error: 'EMBEDCAM_ENGINE must be tfjs or onnx' }).optional(),
+  EMBEDCAM_TF_BACKEND: z
+    .enum(['auto', 'tensorflow', 'wasm', 'cpu'], {
+      error: 'EMBEDCAM_TF_BACKEND must be auto, tensorflow, wasm or cpu',
+    })
+    .optional(),
+  LOG_LEVEL: z
+    .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], {
+      error: 'LOG_LEVEL must be trace, debug, info, warn, error, fatal or silent',
+    })
+    .default('info'),
+});
+
+export type Config = z.output<typeof configSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly issues: string[]) {
+    super(`Invalid configuration:\n  - ${issues.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Parses the configuration once at start-up. `overrides` (from CLI flags) win over the environment;
+ * empty strings count as unset. A wrong value stops start-up with a message naming the variable.
+ */
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  overrides: Partial<Record<keyof Config, unknown>> = {},
+): Config {
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(configSchema.shape)) {
+    const v = overrides[key as keyof Config] ?? env[key];
+    if (v !== undefined && v !== '') raw[key] = v;
+  }
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => {
+        const key = String(i.path[0] ?? '');
+        return i.message.includes(key)
+          ? `${i.message} (got "${raw[key]}")`
+          : `${key}: ${i.message} (got "${raw[key]}")`;
+      }),
+    );
+  }
+  return parsed.data;
+}

@@ -1,0 +1,70 @@
+/** Queue names (BullMQ forbids ':' in names; the deployment prefix is BullMQ's `prefix` option). */
+export const QUEUES = {
+  proxies: 'proxies',
+  heatmaps: 'heatmaps',
+  results: 'results',
+} as const;
+
+export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
+
+const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+export function validateRunId(runId: string): string {
+  if (!RUN_ID.test(runId)) {
+    throw new Error(
+      `Run id "${runId}" is invalid: use 1–64 letters, digits, _ or - (starting with a letter or digit).`,
+    );
+  }
+  return runId;
+}
+
+/**
+ * Deterministic job id `<runId>/<imageId>` (DESIGN's `<runId>:<imageId>`; BullMQ reserves ':').
+ * Adding a job whose id exists is a no-op in BullMQ, which makes submission idempotent.
+ */
+export function heatmapJobId(runId: string, imageId: string): string {
+  return `${runId}/${encodeURIComponent(imageId)}`;
+}
+
+export function resultJobId(runId: string, imageId: string): string {
+  return `${runId}/${encodeURIComponent(imageId)}/result`;
+}
+
+/** Storage keys: deterministic, so a retried job overwrites rather than duplicates. */
+export const storageKeys = {
+  runConfig: (runId: string) => `runs/${runId}/run.json`,
+  heatmap: (runId: string, imageId: string) => `runs/${runId}/heatmaps/${safeName(imageId)}.png`,
+  overlay: (runId: string, imageId: string) => `runs/${runId}/overlays/${safeName(imageId)}.jpg`,
+  result: (runId: string, imageId: string) => `runs/${runId}/results/${safeName(imageId)}.json`,
+  report: (runId: string) => `runs/${runId}/report.json`,
+  imagesCsv: (runId: string) => `runs/${runId}/images.csv`,
+  proxiesData: (proxyId: string) => `proxies/${proxyId}/proxies.bin`,
+  proxiesMeta: (proxyId: string) => `proxies/${proxyId}/proxies.json`,
+  proxyRequest: (proxyId: string) => `proxies/${proxyId}/request.json`,
+  proxyShard: (proxyId: string, shard: number) => `proxies/${proxyId}/shards/${shard}.jsonl`,
+  proxyPartial: (proxyId: string, shard: number) => `proxies/${proxyId}/partials/${shard}.json`,
+};
+
+/** Image ids become file names: keep them readable and unique (percent-encoding is reversible). */
+export function safeName(imageId: string): string {
+  return encodeURIComponent(imageId)
+    .replace(/[.~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+    .replace(/%/g, '~');
+}
+
+/** Redis keys of a run's state (all under the deployment prefix). */
+export function runKeys(prefix: string, runId: string) {
+  const base = `${prefix}:run:${runId}`;
+  return {
+    meta: `${base}:meta`,
+    /** Image ids with a counted result (ok or failed): the exactly-once guard. */
+    done: `${base}:done`,
+    failed: `${base}:failed`,
+    counters: `${base}:counters`,
+    classCounters: (label: number) => `${base}:class:${label}`,
+    classes: `${base}:classes`,
+    /** imageId → compact per-image row (for images.csv and the audit lists). */
+    images: `${base}:images`,
+    reportLock: `${base}:report-lock`,
+  };
+}
