@@ -3,3 +3,4 @@ export * from './errors.js';
 export * from './logger.js';
 export * from './names.js';
 export * from './schemas.js';
+export * from './run-state.js';
