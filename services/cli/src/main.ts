@@ -1,11 +1,16 @@
 import { Command } from 'commander';
 import { registerExplain } from './commands/explain.js';
+import { registerRun, registerRunQueries } from './commands/run.js';
+import { registerServices } from './commands/services.js';
 import { logger } from './logger.js';
 
 const program = new Command('embedcam')
   .description('EmbeddingCAM heatmaps for embedding networks, over whole datasets')
   .showHelpAfterError();
 registerExplain(program);
+registerRun(program);
+registerRunQueries(program);
+registerServices(program);
 
 try {
   await program.parseAsync(process.argv);

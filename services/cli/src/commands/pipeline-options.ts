@@ -1,0 +1,50 @@
+import { type Config, loadConfig } from '@embedcam/config';
+import type { Command } from 'commander';
+import type { Logger } from 'pino';
+import { type ResolvedRedis, resolveRedis } from '../embedded-redis.js';
+
+export interface ConnectionFlags {
+  redisUrl?: string;
+  storage?: string;
+  prefix?: string;
+}
+
+/** Flags every pipeline command shares; they override the environment variables they name. */
+export function addConnectionFlags(cmd: Command): Command {
+  return cmd
+    .option('--redis-url <url>', 'Redis (env REDIS_URL; default 127.0.0.1:6379 or a private redis-server)')
+    .option('--storage <uri>', 'object store: s3://bucket/prefix or a directory (env STORAGE_URI)')
+    .option('--prefix <name>', 'queue/key prefix of this deployment (env EMBEDCAM_PREFIX)');
+}
+
+export function configFrom(
+  flags: ConnectionFlags,
+  extra: Partial<Record<keyof Config, unknown>> = {},
+): Config {
+  return loadConfig(process.env, {
+    REDIS_URL: flags.redisUrl,
+    STORAGE_URI: flags.storage,
+    EMBEDCAM_PREFIX: flags.prefix,
+    ...extra,
+  });
+}
+
+export type ConnectedConfig = Config & { REDIS_URL: string };
+
+/** Config with a Redis that answers (see resolveRedis); call `redis.stop()` when done. */
+export async function connect(
+  flags: ConnectionFlags,
+  log: Logger,
+  extra: Partial<Record<keyof Config, unknown>> = {},
+): Promise<{ config: ConnectedConfig; redis: ResolvedRedis }> {
+  const config = configFrom(flags, extra);
+  const redis = await resolveRedis(config.REDIS_URL, log);
+  return { config: { ...config, REDIS_URL: redis.url }, redis };
+}
+
+/** The environment for child services: the resolved settings, as variables. */
+export function serviceEnv(config: ConnectedConfig): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const [k, v] of Object.entries(config)) if (v !== undefined) env[k] = String(v);
+  return env;
+}

@@ -1,0 +1,235 @@
+import path from 'node:path';
+import type { ProxyScheme } from '@embedcam/cam';
+import { EmbedcamClient } from '@embedcam/client';
+import type { Command } from 'commander';
+import { formatSummaryTable } from '../format-summary.js';
+import { LocalServices } from '../local-services.js';
+import { logger } from '../logger.js';
+import { createProgress } from '../progress.js';
+import { defaultDataset } from './explain.js';
+import { parseChoice, parsePositiveInt, parseTau } from './options.js';
+import { addConnectionFlags, type ConnectionFlags, connect, serviceEnv } from './pipeline-options.js';
+
+interface RunFlags extends ConnectionFlags {
+  dataset: string;
+  model?: string;
+  engine?: 'tfjs' | 'onnx';
+  proxies: ProxyScheme;
+  proxyId?: string;
+  classes?: string;
+  split: string;
+  refSplit: string;
+  limit?: number;
+  perClass?: number;
+  target: string;
+  resolution: 'eval224' | 'original';
+  tau: number;
+  overlays: boolean;
+  runId?: string;
+  detach?: boolean;
+  services: 'auto' | 'local' | 'external';
+  localWorkers: number;
+  json?: boolean;
+}
+
+export function registerRun(program: Command): void {
+  addConnectionFlags(
+    program
+      .command('run')
+      .description('Submit a run to the queue-based pipeline and follow it until its report is written')
+      .option('--dataset <dir|manifest>', 'CUB-200-2011 directory or JSONL manifest', defaultDataset())
+      .option('--model <spec.json>', 'model spec readable by every worker (default: the shared MobileNetV2)')
+      .option('--engine <tfjs|onnx>', 'backbone runtime', (v) => parseChoice('--engine', v, ['tfjs', 'onnx']))
+      .option(
+        '--proxies <scheme>',
+        'mean | single | onehot',
+        (v) => parseChoice('--proxies', v, ['mean', 'single', 'onehot']),
+        'mean',
+      )
+      .option('--proxy-id <id>', 'use an existing proxy set instead of building one')
+      .option('--classes <range>', 'class ids, e.g. 1-10 (default: all)')
+      .option('--split <name>', 'split to explain', 'test')
+      .option('--ref-split <name>', 'split the proxies are built from', 'train')
+      .option('--limit <n>', 'at most N images', (v) => parsePositiveInt('--limit', v))
+      .option('--per-class <n>', 'at most N images per class', (v) => parsePositiveInt('--per-class', v))
+      .option('--target <gt|predicted|class>', 'class to explain', 'gt')
+      .option(
+        '--resolution <r>',
+        'eval224 | original',
+        (v) => parseChoice('--resolution', v, ['eval224', 'original']),
+        'eval224',
+      )
+      .option('--tau <t>', 'τ of GT-known Loc', parseTau, 0.2)
+      .option('--no-overlays', 'skip the colour overlays')
+      .option('--run-id <id>', 'run id (default: derived from the inputs, so re-running resumes)')
+      .option('--detach', 'submit and return without waiting')
+      .option(
+        '--services <mode>',
+        'auto: start local services where none are running | local | external',
+        (v) => parseChoice('--services', v, ['auto', 'local', 'external']),
+        'auto',
+      )
+      .option(
+        '--local-workers <n>',
+        'worker processes to start locally',
+        (v) => parsePositiveInt('--local-workers', v),
+        1,
+      )
+      .option('--json', 'print the report as JSON'),
+  ).action(async (flags: RunFlags) => {
+    const log = logger.child({ cmd: 'run' });
+    const { config, redis } = await connect(flags, log);
+    const client = new EmbedcamClient(config);
+    const services = new LocalServices(serviceEnv(config), log);
+    const progress = createProgress(log);
+    try {
+      if (flags.services !== 'external') {
+        const live =
+          flags.services === 'local' ? { heatmaps: 0, proxies: 0, results: 0 } : await client.liveWorkers();
+        if (live.proxies === 0 && !flags.proxyId) services.start('proxy-builder');
+        if (live.heatmaps === 0) for (let i = 0; i < flags.localWorkers; i++) services.start('worker');
+        if (live.results === 0) services.start('aggregator');
+        if (services.size > 0 && flags.detach)
+          log.warn(
+            '--detach with local services: they stop when this command returns; start services separately to detach.',
+          );
+      }
+      const target =
+        flags.target === 'gt' || flags.target === 'predicted' ? flags.target : Number(flags.target);
+      if (typeof target === 'number' && !Number.isInteger(target))
+        throw new Error(`--target "${flags.target}": use gt, predicted or a class id.`);
+      const submitted = await client.submitRun({
+        ...flags,
+        target,
+        onProxyProgress: (p) => progress.update('proxies', p.shardsDone, p.shards),
+      });
+      log.info(
+        submitted,
+        submitted.enqueued
+          ? `run ${submitted.runId}: ${submitted.enqueued} images enqueued`
+          : `run ${submitted.runId}: nothing to enqueue`,
+      );
+      if (flags.detach) {
+        process.stdout.write(`${submitted.runId}\n`);
+        return;
+      }
+      const report = await client.waitForRun(submitted.runId, {
+        onProgress: (p) => progress.update('heatmaps', p.done, p.total, p.failed),
+      });
+      progress.stop();
+      const where = `${client.store.uri.replace(/\/$/, '')}/runs/${submitted.runId}/report.json`;
+      process.stdout.write(
+        flags.json
+          ? `${JSON.stringify(report, null, 2)}\n`
+          : `${formatSummaryTable(report)}\n\nreport: ${where}\n`,
+      );
+      if (report.images.processed === 0) process.exitCode = 1;
+    } finally {
+      progress.stop();
+      await services.stop();
+      await client.close();
+      await redis.stop();
+    }
+  });
+}
+
+export function registerRunQueries(program: Command): void {
+  addConnectionFlags(program.command('status <runId>').description('Progress of a run (JSON)')).action(
+    async (runId: string, flags: ConnectionFlags) => {
+      const { config, redis } = await connect(flags, logger);
+      const client = new EmbedcamClient(config);
+      try {
+        process.stdout.write(`${JSON.stringify(await client.status(runId), null, 2)}\n`);
+      } finally {
+        await client.close();
+        await redis.stop();
+      }
+    },
+  );
+  addConnectionFlags(
+    program
+      .command('report <runId>')
+      .description('The report of a finished run')
+      .option('--json', 'print the whole report as JSON'),
+  ).action(async (runId: string, flags: ConnectionFlags & { json?: boolean }) => {
+    const { config, redis } = await connect(flags, logger);
+    const client = new EmbedcamClient(config);
+    try {
+      const report = await client.getReport(runId);
+      process.stdout.write(
+        flags.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatSummaryTable(report)}\n`,
+      );
+    } finally {
+      await client.close();
+      await redis.stop();
+    }
+  });
+  addConnectionFlags(
+    program
+      .command('proxies')
+      .description('Proxy sets')
+      .command('build')
+      .description('Build a proxy set through the proxy-builder and print its id')
+      .option('--dataset <dir|manifest>', 'CUB directory or JSONL manifest', defaultDataset())
+      .option('--model <spec.json>', 'model spec')
+      .option('--engine <tfjs|onnx>', 'backbone runtime', (v) => parseChoice('--engine', v, ['tfjs', 'onnx']))
+      .option(
+        '--proxies <scheme>',
+        'mean | single | onehot',
+        (v) => parseChoice('--proxies', v, ['mean', 'single', 'onehot']),
+        'mean',
+      )
+      .option('--split <name>', 'reference split', 'train')
+      .option('--classes <range>', 'class ids')
+      .option('--force', 'rebuild even if it exists')
+      .option(
+        '--services <mode>',
+        'auto | local | external',
+        (v) => parseChoice('--services', v, ['auto', 'local', 'external']),
+        'auto',
+      ),
+  ).action(
+    async (
+      flags: ConnectionFlags & {
+        dataset: string;
+        model?: string;
+        engine?: 'tfjs' | 'onnx';
+        proxies: ProxyScheme;
+        split: string;
+        classes?: string;
+        force?: boolean;
+        services: string;
+      },
+    ) => {
+      const log = logger.child({ cmd: 'proxies build' });
+      const { config, redis } = await connect(flags, log);
+      const client = new EmbedcamClient(config);
+      const services = new LocalServices(serviceEnv(config), log);
+      const progress = createProgress(log);
+      try {
+        if (
+          flags.services === 'local' ||
+          (flags.services === 'auto' && (await client.liveWorkers()).proxies === 0)
+        )
+          services.start('proxy-builder');
+        const id = await client.buildProxies({
+          dataset: path.resolve(flags.dataset),
+          split: flags.split,
+          classes: flags.classes,
+          model: flags.model,
+          engine: flags.engine,
+          scheme: flags.proxies,
+          force: flags.force,
+          onProgress: (p) => progress.update('shards', p.shardsDone, p.shards),
+        });
+        progress.stop();
+        process.stdout.write(`${id}\n`);
+      } finally {
+        progress.stop();
+        await services.stop();
+        await client.close();
+        await redis.stop();
+      }
+    },
+  );
+}
