@@ -4,6 +4,7 @@ export * from './embedding-cam.js';
 export * from './head.js';
 export * from './load-cam-model.js';
 export * from './model-spec.js';
+export * from './onnx-backbone.js';
 export * from './proxies.js';
 export * from './proxy-pickers.js';
 export { splitLayersModel } from './tfjs-backbone.js';

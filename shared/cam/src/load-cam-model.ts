@@ -4,6 +4,7 @@ import path from 'node:path';
 import { initBackend } from './backend.js';
 import type { CamModel } from './cam-model.js';
 import type { ModelSpec } from './model-spec.js';
+import { loadOnnxCamModel, type OnnxExecutionProvider } from './onnx-backbone.js';
 import { loadTfjsCamModel } from './tfjs-backbone.js';
 
 export type EngineName = 'tfjs' | 'onnx';
@@ -12,6 +13,17 @@ export interface LoadOptions {
   /** Forces the runtime for the backbone; default from the model format. */
   engine?: EngineName;
   tfBackend?: string;
+  /**
+   * ONNX engine: intra-op threads per session. Default EMBEDCAM_ONNX_THREADS, else 1 (the pipeline
+   * runs one compute thread per core, each with its own session).
+   */
+  onnxThreads?: number;
+  /**
+   * ONNX engine: execution providers in order of preference, default ['cpu']. 'cuda' is untested
+   * here (the CUDA provider libraries are not in the npm package); if creating the session with it
+   * fails, the engine warns and falls back to CPU.
+   */
+  executionProviders?: OnnxExecutionProvider[];
 }
 
 /** Loads a model for EmbeddingCAM, picking the runtime from the model format (or `engine`). */
@@ -21,9 +33,7 @@ export async function loadCamModel(spec: ModelSpec, opts: LoadOptions = {}): Pro
   if (engine === 'onnx') {
     if (spec.format !== 'onnx')
       throw new Error(`Engine "onnx" needs an .onnx model; ${spec.name} is ${spec.format}.`);
-    throw new Error(
-      'The ONNX Runtime engine is not available in this build yet; use a TF.js model (engine "tfjs").',
-    );
+    return loadOnnxCamModel(spec, { threads: opts.onnxThreads, executionProviders: opts.executionProviders });
   }
   if (spec.format === 'onnx')
     throw new Error(`Engine "tfjs" cannot run ${spec.modelPath}: it is an ONNX model. Use engine "onnx".`);
