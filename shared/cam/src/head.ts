@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs';
+import type { LayerSubgraph } from './layer-subgraph.js';
 import type { DenseLayerSpec, ModelSpec } from './model-spec.js';
 import { ModelSpecError } from './model-spec.js';
 
@@ -32,7 +33,10 @@ function l2(y: tf.Tensor2D): tf.Tensor2D {
   return tf.div(y, tf.maximum(tf.norm(y, 'euclidean', 1, true), 1e-12));
 }
 
-/** y = [dense…](GAP(A)), optionally L2-normalised. */
+/**
+ * y = [dense…](GAP(P)), optionally L2-normalised, where P = A, or P = the model's layers from the
+ * target to `poolLayer` applied to A (explaining an earlier target layer for the same embedding).
+ */
 export class GapDenseHead implements Head {
   readonly linear: Head['linear'];
 
@@ -40,9 +44,11 @@ export class GapDenseHead implements Head {
     readonly channels: number,
     readonly layers: DenseWeights[],
     readonly l2normalize: boolean,
+    private readonly toPool?: LayerSubgraph,
   ) {
     const onlyLinear = layers.length === 0 || (layers.length === 1 && layers[0].spec.activation === 'linear');
-    this.linear = onlyLinear ? { kernel: layers[0]?.kernel ?? null, bias: layers[0]?.bias ?? null } : null;
+    this.linear =
+      onlyLinear && !toPool ? { kernel: layers[0]?.kernel ?? null, bias: layers[0]?.bias ?? null } : null;
   }
 
   get dim(): number {
@@ -51,7 +57,7 @@ export class GapDenseHead implements Head {
 
   apply(a: tf.Tensor4D): tf.Tensor2D {
     return tf.tidy(() => {
-      let y = tf.mean(a, [1, 2]) as tf.Tensor2D;
+      let y = tf.mean(this.toPool ? this.toPool.apply(a) : a, [1, 2]) as tf.Tensor2D;
       for (const layer of this.layers) {
         y = tf.matMul(y, layer.kernel);
         if (layer.bias) y = tf.add(y, layer.bias);
@@ -69,22 +75,21 @@ export class GapDenseHead implements Head {
   }
 }
 
-/** A chain of model layers (target → embedding layer), applied eagerly so tf.grad can see it. */
-export class LayerChainHead implements Head {
+/** The model's own layers from the target to the embedding layer, applied eagerly so tf.grad sees them. */
+export class LayerGraphHead implements Head {
   readonly linear: Head['linear'];
 
   constructor(
-    readonly chain: tf.layers.Layer[],
+    readonly graph: LayerSubgraph,
     readonly dim: number,
     readonly l2normalize: boolean,
   ) {
-    this.linear = detectGapLinear(chain);
+    this.linear = detectGapLinear(graph.layers);
   }
 
   apply(a: tf.Tensor4D): tf.Tensor2D {
     return tf.tidy(() => {
-      let t: tf.Tensor = a;
-      for (const layer of this.chain) t = layer.apply(t, { training: false }) as tf.Tensor;
+      const t = this.graph.apply(a);
       if (t.rank !== 2)
         throw new Error(`The embedding must be a vector per image; the head produced rank ${t.rank}.`);
       return this.l2normalize ? l2(t as tf.Tensor2D) : (t as tf.Tensor2D);

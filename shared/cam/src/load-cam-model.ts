@@ -6,6 +6,7 @@ import type { CamModel } from './cam-model.js';
 import type { ModelSpec } from './model-spec.js';
 import { loadOnnxCamModel, type OnnxExecutionProvider } from './onnx-backbone.js';
 import { loadTfjsCamModel } from './tfjs-backbone.js';
+import { ensureHeadGradientKernels } from './wasm-gradients.js';
 
 export type EngineName = 'tfjs' | 'onnx';
 
@@ -29,6 +30,7 @@ export interface LoadOptions {
 /** Loads a model for EmbeddingCAM, picking the runtime from the model format (or `engine`). */
 export async function loadCamModel(spec: ModelSpec, opts: LoadOptions = {}): Promise<CamModel> {
   await initBackend(opts.tfBackend);
+  ensureHeadGradientKernels();
   const engine = opts.engine ?? (spec.format === 'onnx' ? 'onnx' : 'tfjs');
   if (engine === 'onnx') {
     if (spec.format !== 'onnx')

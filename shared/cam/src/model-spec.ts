@@ -23,11 +23,17 @@ const denseLayerSchema = z.object({
  * - `gap`: y = [dense…](GAP(A)); the dense weights live in a float32 file beside the spec
  *   (for each layer: kernel inputDim×outputDim row-major, then bias).
  * - `model`: y is a layer of the model itself (default: its output); the layers between the target
- *   layer and that output must form a single chain (no skip connection around the target).
+ *   layer and that output may contain residual blocks, but none may take an input from before the
+ *   target (a skip connection around it).
  */
 const headSchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('gap'),
+    /**
+     * The layer whose activation is pooled (default: the target layer). Set it to explain an
+     * earlier, higher-resolution target layer for the same embedding (TF.js layers models only).
+     */
+    poolLayer: z.string().optional(),
     dense: z.array(denseLayerSchema).default([]),
     weights: z.string().optional(),
   }),
@@ -103,6 +109,17 @@ export function parseModelSpec(raw: unknown, baseDir: string, source = '<inline>
         'head.dense is set but head.weights (the float32 weights file) is missing.',
       );
     }
+  }
+  if (
+    format !== 'tfjs-layers' &&
+    spec.head.type === 'gap' &&
+    spec.head.poolLayer &&
+    spec.head.poolLayer !== spec.targetLayer
+  ) {
+    throw new ModelSpecError(
+      source,
+      'head.poolLayer needs a TF.js layers model (the layers after the target run in TF.js).',
+    );
   }
   if (format === 'onnx' && spec.head.type === 'model') {
     throw new ModelSpecError(

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Backbone, CamModel } from './cam-model.js';
 import { UnsupportedModelError } from './cam-model.js';
-import { GapDenseHead, LayerChainHead, loadDenseWeights } from './head.js';
+import { GapDenseHead, LayerGraphHead, loadDenseWeights } from './head.js';
+import { LayerSubgraph } from './layer-subgraph.js';
 import type { ModelSpec } from './model-spec.js';
 import { readModelArtifacts } from './tfjs-model-io.js';
 
@@ -68,60 +69,51 @@ class GraphBackbone implements Backbone {
 }
 
 /**
- * Splits a LayersModel at the target layer: the backbone is input → A; the head is the chain of
- * layers from A to the embedding layer. Unsupported (with a clear error): a head that is not a
- * single chain — e.g. a skip connection from before the target into the head, or a layer with
- * several inputs after the target. Choose a later target layer for such models.
+ * Splits a LayersModel at the target layer: the backbone is input → A (forward only); the head is
+ * the model's layers from A to the embedding layer (`model` heads) or to the pooled layer (`gap`
+ * heads with a later `poolLayer`). Unsupported, with an error naming the layer: a layer after the
+ * target that also takes a tensor computed before it (a skip connection around the target).
  */
 export function splitLayersModel(
   model: tf.LayersModel,
   spec: ModelSpec,
-): { backbone: tf.LayersModel; chain: tf.layers.Layer[] } {
-  let target: tf.layers.Layer;
-  try {
-    target = model.getLayer(spec.targetLayer);
-  } catch {
-    const names = model.layers.map((l) => l.name);
-    throw new UnsupportedModelError(
-      `Target layer "${spec.targetLayer}" is not in model ${spec.name}. Last layers: ${names.slice(-8).join(', ')}.`,
-    );
-  }
+): { backbone: tf.LayersModel; graph: LayerSubgraph | null } {
+  const layer = (name: string, field: string) => {
+    try {
+      return model.getLayer(name);
+    } catch {
+      const names = model.layers.map((l) => l.name);
+      throw new UnsupportedModelError(
+        `${field} "${name}" is not in model ${spec.name}. Last layers: ${names.slice(-8).join(', ')}.`,
+      );
+    }
+  };
+  const target = layer(spec.targetLayer, 'Target layer');
   const targetOut = target.output as tf.SymbolicTensor;
   if (targetOut.shape.length !== 4) {
     throw new UnsupportedModelError(
       `Target layer "${spec.targetLayer}" outputs rank ${targetOut.shape.length}; it must be a conv activation [N,h,w,K].`,
     );
   }
+  const backbone =
+    target === model.layers.at(-1) ? model : tf.model({ inputs: model.inputs, outputs: targetOut });
+  let end: tf.layers.Layer | null;
   if (spec.head.type === 'gap') {
-    const backbone =
-      target === model.layers.at(-1) ? model : tf.model({ inputs: model.inputs, outputs: targetOut });
-    return { backbone, chain: [] };
+    end =
+      spec.head.poolLayer && spec.head.poolLayer !== spec.targetLayer
+        ? layer(spec.head.poolLayer, 'head.poolLayer')
+        : null;
+  } else {
+    end = spec.head.embeddingLayer
+      ? layer(spec.head.embeddingLayer, 'head.embeddingLayer')
+      : (model.outputs[0].sourceLayer as tf.layers.Layer);
   }
-  const embLayer = spec.head.embeddingLayer
-    ? model.getLayer(spec.head.embeddingLayer)
-    : (model.outputs[0].sourceLayer as tf.layers.Layer);
-  const chain: tf.layers.Layer[] = [];
-  let cur = embLayer.output as tf.SymbolicTensor;
-  while (cur !== targetOut) {
-    const layer = cur.sourceLayer as tf.layers.Layer;
-    if (layer === target) break;
-    const inbound = layer.inboundNodes;
-    const inputs = inbound.length === 1 ? inbound[0].inputTensors : [];
-    if (inbound.length !== 1 || inputs.length !== 1) {
-      throw new UnsupportedModelError(
-        `Layer "${layer.name}" between target "${spec.targetLayer}" and the embedding has ${inputs.length || inbound.length} inputs: ` +
-          'the head must be a single chain of layers after the target (no skip connections around it). Pick a later target layer.',
-      );
-    }
-    if (layer.getClassName() === 'InputLayer') {
-      throw new UnsupportedModelError(
-        `Embedding layer "${embLayer.name}" does not depend on target layer "${spec.targetLayer}".`,
-      );
-    }
-    chain.unshift(layer);
-    cur = inputs[0] as tf.SymbolicTensor;
-  }
-  return { backbone: tf.model({ inputs: model.inputs, outputs: targetOut }), chain };
+  if (!end) return { backbone, graph: null };
+  const graph = new LayerSubgraph(model, targetOut, end.output as tf.SymbolicTensor, {
+    target: spec.targetLayer,
+    end: end.name,
+  });
+  return { backbone, graph };
 }
 
 export async function loadTfjsCamModel(spec: ModelSpec): Promise<CamModel> {
@@ -147,20 +139,21 @@ export async function loadTfjsCamModel(spec: ModelSpec): Promise<CamModel> {
     };
   }
   const model = await tf.loadLayersModel(tf.io.fromMemory(artifacts));
-  const { backbone: truncated, chain } = splitLayersModel(model, spec);
+  const { backbone: truncated, graph } = splitLayersModel(model, spec);
   const backbone = new LayersBackbone(truncated, height, width);
-  const channels = (truncated.outputs[0].shape as number[])[3];
-  let head: GapDenseHead | LayerChainHead;
+  let head: GapDenseHead | LayerGraphHead;
   if (spec.head.type === 'gap') {
-    head = new GapDenseHead(channels, await loadDenseWeights(spec), spec.l2normalize);
+    const pooled = (graph ? graph.to.shape : truncated.outputs[0].shape) as number[];
+    const channels = pooled[pooled.length - 1];
+    head = new GapDenseHead(channels, await loadDenseWeights(spec), spec.l2normalize, graph ?? undefined);
     if (head.layers[0] && head.layers[0].spec.inputDim !== channels) {
       throw new UnsupportedModelError(
-        `head.dense[0].inputDim is ${head.layers[0].spec.inputDim} but "${spec.targetLayer}" has ${channels} channels.`,
+        `head.dense[0].inputDim is ${head.layers[0].spec.inputDim} but the pooled layer has ${channels} channels.`,
       );
     }
   } else {
-    const out = chain.at(-1)!.outputShape as number[];
-    head = new LayerChainHead(chain, out[out.length - 1], spec.l2normalize);
+    const out = graph!.to.shape as number[];
+    head = new LayerGraphHead(graph!, out[out.length - 1], spec.l2normalize);
   }
   return {
     spec,

@@ -233,6 +233,30 @@ describe.skipIf(!HAS_MODEL)('EmbeddingCAM on the shared MobileNetV2 and real CUB
     model.dispose();
   });
 
+  it('an earlier 14×14 target layer for the same embedding: residual blocks run inside the head', async () => {
+    const spec = parseModelSpec(
+      {
+        ...defaultModelSpec(),
+        model: path.join(MODEL_DIR, 'model.json'),
+        targetLayer: 'block_13_expand_relu',
+        head: { type: 'gap', poolLayer: 'out_relu' },
+      },
+      tmp,
+    );
+    const model = await loadCamModel(spec);
+    expect(model.head.linear).toBeNull();
+    const base = await loadCamModel(defaultModelSpec());
+    const early = await new EmbeddingCam(model).explain(input, N, randomPicker);
+    expect([early.height, early.width]).toEqual([14, 14]);
+    expect(early.gradient).toBe('autodiff');
+    expect(maxAbs(early.maps)).toBeGreaterThan(0);
+    // Same embedding as the default model (GAP of out_relu), computed through blocks 13–16.
+    const y = await new EmbeddingCam(base).embed(input, N);
+    expect(maxAbsDiff(early.embeddings, y)).toBeLessThan(1e-4);
+    model.dispose();
+    base.dispose();
+  });
+
   it('rejects a head with a skip connection around the target layer, naming the layer', async () => {
     const inp = tf.input({ shape: [8, 8, 3] });
     const c1 = tf.layers
@@ -255,7 +279,9 @@ describe.skipIf(!HAS_MODEL)('EmbeddingCAM on the shared MobileNetV2 and real CUB
       tmp,
     );
     await expect(loadCamModel(spec)).rejects.toThrow(UnsupportedModelError);
-    await expect(loadCamModel(spec)).rejects.toThrow(/"skip_add".*single chain/);
+    await expect(loadCamModel(spec)).rejects.toThrow(
+      /Layer "skip_add" between target "target" .*skip connection around it/,
+    );
     await expect(loadCamModel({ ...spec, targetLayer: 'nope' })).rejects.toThrow(
       /Target layer "nope" is not in model skip/,
     );
