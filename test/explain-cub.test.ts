@@ -76,7 +76,12 @@ describe.skipIf(!HAS_SHARED)('embedcam explain on the shared CUB subset and Mobi
     const summary = await explainCommand({ ...base, dataset: manifest, out: path.join(tmp, 'mixed') });
     expect(summary.images.processed).toBe(2);
     const reasons = Object.fromEntries(summary.failures.map((f) => [f.id, f.code]));
-    expect(reasons).toEqual({ corrupt: 'corrupt', missing: 'not-found', 'unknown-class': 'unknown-class', 'box-outside': 'bad-box' });
+    expect(reasons).toEqual({
+      corrupt: 'corrupt',
+      missing: 'not-found',
+      'unknown-class': 'unknown-class',
+      'box-outside': 'bad-box',
+    });
     expect(summary.failures.find((f) => f.id === 'missing')!.message).toContain('nope.jpg');
     // ok-2 has no box: a heatmap, but no localization metrics.
     expect(summary.images.withBox).toBe(1);
@@ -89,7 +94,9 @@ describe.skipIf(!HAS_SHARED)('embedcam explain on the shared CUB subset and Mobi
       `${JSON.stringify({ id: 'a', uri: path.join(tmp, 'absent.jpg'), label: 1, split: 'test' })}\n${JSON.stringify({ id: 'r', uri: path.join(CUB_DIR, 'images', '001.Black_footed_Albatross/Black_Footed_Albatross_0046_18.jpg'), label: 1, split: 'train' })}\n`,
     );
     const bin = path.join(REPO, 'node_modules/.bin/embedcam');
-    const err = await run(bin, ['explain', '--dataset', manifest, '--out', path.join(tmp, 'bad')], { cwd: REPO }).catch((e) => e);
+    const err = await run(bin, ['explain', '--dataset', manifest, '--out', path.join(tmp, 'bad')], {
+      cwd: REPO,
+    }).catch((e) => e);
     expect(err.code).toBe(1);
     expect(String(err.stderr)).toMatch(/No image could be processed/);
     const bad = await run(bin, ['explain', '--proxies', 'median'], { cwd: REPO }).catch((e) => e);

@@ -83,27 +83,131 @@ export interface RunSummary {
   failures: FailureRecord[];
 }
 
+/** What a summary needs of one explained image (a results.jsonl line carries more). */
+export interface SummaryImage {
+  id: string;
+  label: number;
+  className?: string;
+  nearestLabel: number;
+  /** null when the image was not evaluated (no box). */
+  metrics: Pick<ImageMetrics, 'energyRatio' | 'chance'> | null;
+}
+
+export interface SummaryParts {
+  run: Record<string, unknown>;
+  /** Explained images, any order. */
+  images: readonly SummaryImage[];
+  /** Failed images, any order. */
+  failures: readonly FailureRecord[];
+  /** Metrics of every evaluated image. */
+  all: MetricsAccumulator;
+  /** Metrics of one class's evaluated images (undefined or empty when it has none). */
+  classMetrics: (label: number) => MetricsAccumulator | undefined;
+}
+
+export interface RunSummaryOptions {
+  tau?: number;
+  /** Length of the lowest-energy-ratio audit list (default 20). */
+  auditSize?: number;
+}
+
+/** Image ids in report order: numeric-aware ("2" before "10"), then lexical. */
+export function compareIds(a: string, b: string): number {
+  return a.localeCompare(b, 'en', { numeric: true });
+}
+
+/**
+ * Assembles summary.json from its parts. Shared by the one-process builder below and the
+ * distributed aggregator (which keeps the accumulators as Redis counters), so both write the same
+ * shape and ordering: classes by label, audit lists and failures by id. A class's name is the
+ * first one given among its images in id order.
+ */
+export function assembleRunSummary(p: SummaryParts, opts: RunSummaryOptions = {}): RunSummary {
+  const k = opts.auditSize ?? 20;
+  const byId = (a: { id: string }, b: { id: string }) => compareIds(a.id, b.id);
+  const images = [...p.images].sort(byId);
+  const lowest = images
+    .filter((r) => r.metrics)
+    .map((r) => ({
+      id: r.id,
+      label: r.label,
+      energyRatio: r.metrics!.energyRatio,
+      chance: r.metrics!.chance,
+    }))
+    .sort((a, b) => (a.energyRatio ?? -1) - (b.energyRatio ?? -1) || byId(a, b))
+    .slice(0, k);
+  const mismatch = images
+    .filter((r) => r.nearestLabel !== r.label)
+    .map((r) => ({ id: r.id, label: r.label, nearestLabel: r.nearestLabel }));
+  const classes = new Map<number, { name?: string; images: number }>();
+  for (const r of images) {
+    const c = classes.get(r.label) ?? { images: 0 };
+    c.images++;
+    c.name ??= r.className;
+    classes.set(r.label, c);
+  }
+  const perClass = [...classes.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([label, c]): ClassSummary => {
+      const acc = p.classMetrics(label);
+      const s = acc && acc.count > 0 ? acc.summary({ tau: opts.tau }) : null;
+      return {
+        label,
+        className: c.name,
+        images: c.images,
+        meanEnergyRatio: s?.meanEnergyRatio ?? null,
+        meanChance: s?.meanChance ?? null,
+        gtKnownLoc: s?.gtKnownLoc.value ?? null,
+        pointingGame: s?.pointingGame ?? null,
+      };
+    });
+  const processed = images.length;
+  return {
+    run: p.run,
+    images: {
+      selected: processed + p.failures.length,
+      processed,
+      failed: p.failures.length,
+      withBox: p.all.count,
+    },
+    metrics: p.all.count > 0 ? p.all.summary({ tau: opts.tau }) : null,
+    perClass,
+    audit: {
+      lowestEnergyRatio: lowest,
+      nearestProxyMismatch: mismatch,
+      nearestProxyAccuracy: processed > 0 ? (processed - mismatch.length) / processed : null,
+    },
+    failures: [...p.failures].sort(byId),
+  };
+}
+
 /**
  * Builds summary.json from per-image results. Aggregates come from exact counters, so any process
  * that sees the same set of results (in any order) writes the same numbers.
  */
 export class RunSummaryBuilder {
   private readonly all = new MetricsAccumulator();
-  private readonly perClass = new Map<number, { acc: MetricsAccumulator; name?: string; images: number }>();
-  private readonly results: Array<Pick<ImageResult, 'id' | 'label' | 'nearestLabel' | 'metrics'>> = [];
+  private readonly perClass = new Map<number, MetricsAccumulator>();
+  private readonly results: SummaryImage[] = [];
   private readonly failures: FailureRecord[] = [];
 
   addResult(r: ImageResult): void {
-    this.results.push({ id: r.id, label: r.label, nearestLabel: r.nearestLabel, metrics: r.metrics });
-    let cls = this.perClass.get(r.label);
-    if (!cls) {
-      cls = { acc: new MetricsAccumulator(), name: r.className, images: 0 };
-      this.perClass.set(r.label, cls);
-    }
-    cls.images++;
-    if (r.metrics) {
-      this.all.add(r.metrics);
-      cls.acc.add(r.metrics);
+    const m = r.metrics;
+    this.results.push({
+      id: r.id,
+      label: r.label,
+      className: r.className,
+      nearestLabel: r.nearestLabel,
+      metrics: m ? { energyRatio: m.energyRatio, chance: m.chance } : null,
+    });
+    if (m) {
+      let acc = this.perClass.get(r.label);
+      if (!acc) {
+        acc = new MetricsAccumulator();
+        this.perClass.set(r.label, acc);
+      }
+      this.all.add(m);
+      acc.add(m);
     }
   }
 
@@ -115,54 +219,16 @@ export class RunSummaryBuilder {
     return this.results.length;
   }
 
-  build(run: Record<string, unknown>, opts: { tau?: number; auditSize?: number } = {}): RunSummary {
-    const k = opts.auditSize ?? 20;
-    const byId = (a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id, 'en', { numeric: true });
-    const withMetrics = this.results.filter((r) => r.metrics).sort(byId);
-    const lowest = withMetrics
-      .map((r) => ({
-        id: r.id,
-        label: r.label,
-        energyRatio: r.metrics!.energyRatio,
-        chance: r.metrics!.chance,
-      }))
-      .sort((a, b) => (a.energyRatio ?? -1) - (b.energyRatio ?? -1) || byId(a, b))
-      .slice(0, k);
-    const mismatch = [...this.results]
-      .sort(byId)
-      .filter((r) => r.nearestLabel !== r.label)
-      .map((r) => ({ id: r.id, label: r.label, nearestLabel: r.nearestLabel }));
-    const perClass = [...this.perClass.entries()]
-      .sort(([a], [b]) => a - b)
-      .map(([label, c]): ClassSummary => {
-        const s = c.acc.count > 0 ? c.acc.summary({ tau: opts.tau }) : null;
-        return {
-          label,
-          className: c.name,
-          images: c.images,
-          meanEnergyRatio: s?.meanEnergyRatio ?? null,
-          meanChance: s?.meanChance ?? null,
-          gtKnownLoc: s?.gtKnownLoc.value ?? null,
-          pointingGame: s?.pointingGame ?? null,
-        };
-      });
-    const processed = this.results.length;
-    return {
-      run,
-      images: {
-        selected: processed + this.failures.length,
-        processed,
-        failed: this.failures.length,
-        withBox: this.all.count,
+  build(run: Record<string, unknown>, opts: RunSummaryOptions = {}): RunSummary {
+    return assembleRunSummary(
+      {
+        run,
+        images: this.results,
+        failures: this.failures,
+        all: this.all,
+        classMetrics: (label) => this.perClass.get(label),
       },
-      metrics: this.all.count > 0 ? this.all.summary({ tau: opts.tau }) : null,
-      perClass,
-      audit: {
-        lowestEnergyRatio: lowest,
-        nearestProxyMismatch: mismatch,
-        nearestProxyAccuracy: processed > 0 ? (processed - mismatch.length) / processed : null,
-      },
-      failures: [...this.failures].sort(byId),
-    };
+      opts,
+    );
   }
 }
