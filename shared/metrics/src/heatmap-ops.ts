@@ -46,18 +46,25 @@ export function upsampleBilinear(
   const fy = new Float64Array(dstH);
   axisWeights(srcH, dstH, y0, y1, fy);
 
+  // Separable: interpolate every source row along x once (in float64, as the 2-D formula would),
+  // then each output pixel is one lerp between two of those rows — about 2× fewer operations.
+  const rows = new Float64Array(srcH * dstW);
+  for (let r = 0; r < srcH; r++) {
+    const base = r * srcW;
+    for (let dx = 0; dx < dstW; dx++) {
+      const a = src[base + x0[dx]];
+      rows[r * dstW + dx] = a + (src[base + x1[dx]] - a) * fx[dx];
+    }
+  }
   const out = new Float32Array(dstW * dstH);
   for (let dy = 0; dy < dstH; dy++) {
-    const r0 = y0[dy] * srcW;
-    const r1 = y1[dy] * srcW;
+    const r0 = y0[dy] * dstW;
+    const r1 = y1[dy] * dstW;
     const wy = fy[dy];
+    const o = dy * dstW;
     for (let dx = 0; dx < dstW; dx++) {
-      const a = x0[dx];
-      const b = x1[dx];
-      const wx = fx[dx];
-      const top = src[r0 + a] + (src[r0 + b] - src[r0 + a]) * wx;
-      const bottom = src[r1 + a] + (src[r1 + b] - src[r1 + a]) * wx;
-      out[dy * dstW + dx] = top + (bottom - top) * wy;
+      const top = rows[r0 + dx];
+      out[o + dx] = top + (rows[r1 + dx] - top) * wy;
     }
   }
   return out;
@@ -83,13 +90,17 @@ function axisWeights(srcN: number, dstN: number, lo: Int32Array, hi: Int32Array,
 export function normalizeMinMax(map: Float32Array): NormalizedMap {
   let min = Number.POSITIVE_INFINITY;
   let max = Number.NEGATIVE_INFINITY;
+  // v·0 is NaN exactly for NaN and ±Infinity: one cheap check instead of isFinite per pixel.
+  let poison = 0;
   for (let i = 0; i < map.length; i++) {
     const v = map[i];
-    if (!Number.isFinite(v)) {
-      throw new RangeError(`normalizeMinMax: non-finite value ${v} at index ${i}`);
-    }
+    poison += v * 0;
     if (v < min) min = v;
     if (v > max) max = v;
+  }
+  if (poison !== 0) {
+    const i = map.findIndex((v) => !Number.isFinite(v));
+    throw new RangeError(`normalizeMinMax: non-finite value ${map[i]} at index ${i}`);
   }
   const out = new Float32Array(map.length);
   const range = max - min;
