@@ -1,0 +1,115 @@
+import { decodeProxySet, type ProxySet } from '@embedcam/cam';
+import { type RunConfig, runConfigSchema, storageKeys } from '@embedcam/queues';
+import type { ObjectStore } from '@embedcam/storage';
+import { JobFailure } from './failures.js';
+
+/**
+ * A small promise cache: concurrent jobs share one load; a failed load is forgotten so the next
+ * job tries again (a permanent failure after `keepPermanentMs`, so that a bad model does not restart
+ * its threads for every job); beyond `max` entries the oldest goes.
+ */
+export class LoadCache<T> {
+  private readonly entries = new Map<string, Promise<T>>();
+
+  constructor(
+    private readonly load: (key: string) => Promise<T>,
+    private readonly max = 256,
+    private readonly keepPermanentMs = 0,
+  ) {}
+
+  get(key: string): Promise<T> {
+    let p = this.entries.get(key);
+    if (!p) {
+      p = this.load(key);
+      this.entries.set(key, p);
+      p.catch((err) => {
+        const forget = () => {
+          if (this.entries.get(key) === p) this.entries.delete(key);
+        };
+        if (this.keepPermanentMs > 0 && (err as { permanent?: unknown })?.permanent === true)
+          setTimeout(forget, this.keepPermanentMs).unref();
+        else forget();
+      });
+      if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
+    }
+    return p;
+  }
+
+  values(): Promise<T>[] {
+    return [...this.entries.values()];
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  return (err as Error)?.name === 'NotFoundError';
+}
+
+/**
+ * runs/<id>/run.json. Missing: retried (the submitter may still be writing it), then reported as
+ * run-not-found; unreadable JSON or a wrong shape: bad-run-config at once.
+ */
+export async function loadRunConfig(store: ObjectStore, runId: string): Promise<RunConfig> {
+  const key = storageKeys.runConfig(runId);
+  let text: string;
+  try {
+    text = (await store.get(key)).toString('utf8');
+  } catch (err) {
+    if (isNotFound(err)) {
+      throw new JobFailure(
+        'run-not-found',
+        `Run ${runId} has no configuration at ${key} in ${store.uri}; submit the run again.`,
+        false,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new JobFailure('bad-run-config', `${key} is not valid JSON (${(err as Error).message}).`, true);
+  }
+  const parsed = runConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new JobFailure('bad-run-config', `${key} is not a valid run configuration: ${issues}.`, true);
+  }
+  return parsed.data;
+}
+
+export interface StoredProxies {
+  set: ProxySet;
+  /** The artifact as stored (sent to the compute threads as is). */
+  data: Uint8Array;
+  meta: string;
+}
+
+/** proxies/<id>/proxies.{bin,json}, validated (checksum) once here before any thread sees them. */
+export async function loadProxies(store: ObjectStore, proxyId: string): Promise<StoredProxies> {
+  const dataKey = storageKeys.proxiesData(proxyId);
+  const metaKey = storageKeys.proxiesMeta(proxyId);
+  let data: Buffer;
+  let meta: string;
+  try {
+    [data, meta] = await Promise.all([
+      store.get(dataKey),
+      store.get(metaKey).then((b) => b.toString('utf8')),
+    ]);
+  } catch (err) {
+    if (isNotFound(err)) {
+      throw new JobFailure(
+        'proxies-not-found',
+        `Proxy set ${proxyId} is not in ${store.uri} (${dataKey}, ${metaKey}); build the proxies before the heatmaps.`,
+        false,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+  try {
+    return { set: decodeProxySet(data, meta, `proxy set ${proxyId}`), data, meta };
+  } catch (err) {
+    throw new JobFailure('bad-proxies', (err as Error).message, true);
+  }
+}

@@ -1,0 +1,8 @@
+export { failureOf, isPermanentFailure, JobFailure } from './failures.js';
+export {
+  type HeatmapWorker,
+  type StartWorkerOptions,
+  startWorker,
+  type WorkerStats,
+} from './heatmap-worker.js';
+export { exitOnSignals } from './signals.js';

@@ -1,0 +1,34 @@
+// The worker process: `tsx services/worker/src/main.ts` (the CLI's `embedcam worker` does the same
+// through startWorker + exitOnSignals). Configuration from the environment (see @embedcam/config);
+// WORKER_SHUTDOWN_TIMEOUT_MS (default 25 000) bounds how long SIGTERM waits for in-flight jobs
+// before handing them back to the queue; a second signal hands them back at once.
+import { ConfigError, loadConfig } from '@embedcam/config';
+import { createLogger } from '@embedcam/queues';
+import { startWorker } from './heatmap-worker.js';
+import { exitOnSignals } from './signals.js';
+
+let config: ReturnType<typeof loadConfig>;
+try {
+  config = loadConfig();
+} catch (err) {
+  process.stderr.write(`${err instanceof ConfigError ? err.message : String(err)}\n`);
+  process.exit(2);
+}
+const log = createLogger('worker', config.LOG_LEVEL);
+const timeout = Number(process.env.WORKER_SHUTDOWN_TIMEOUT_MS ?? 25_000);
+
+const worker = await startWorker(config, {
+  log,
+  shutdownTimeoutMs: Number.isFinite(timeout) && timeout >= 0 ? timeout : 25_000,
+});
+exitOnSignals(worker, log);
+log.info(
+  {
+    prefix: config.EMBEDCAM_PREFIX,
+    store: config.STORAGE_URI,
+    concurrency: config.WORKER_CONCURRENCY,
+    computeThreads: config.COMPUTE_THREADS,
+    batch: { maxSize: config.BATCH_MAX_SIZE, maxWaitMs: config.BATCH_MAX_WAIT_MS },
+  },
+  'heatmap worker started',
+);

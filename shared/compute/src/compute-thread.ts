@@ -1,0 +1,202 @@
+// A compute thread: owns one model session and does all CPU-heavy work of a heatmap (decoding and
+// resizing files when given bytes, forward pass, head gradient, upsampling, normalisation, metrics,
+// PNG and overlay encoding), so the worker's event loop never blocks.
+// Loaded through thread-entry.mjs; talks to ComputePool through the messages in protocol.ts.
+import { parentPort, workerData } from 'node:worker_threads';
+import {
+  decodeProxySet,
+  defaultModelSpec,
+  EmbeddingCam,
+  loadCamModel,
+  loadModelSpec,
+  type ModelSpec,
+  modelFingerprint,
+  type ProxySet,
+} from '@embedcam/cam';
+import type { DatasetItem } from '@embedcam/datasets';
+import { explainBatch, type LoadedItem, packBatch, toFailure } from '@embedcam/explain';
+import { encodeHeatmapPng, prepareForModel, renderOverlay } from '@embedcam/images';
+import type { ComputeInit, ExplainOutcome, FromThread, ModelInfo, ToThread } from './protocol.js';
+import { toWireError } from './protocol.js';
+
+const port = parentPort;
+if (!port) throw new Error('compute-thread.ts must run in a worker thread (see ComputePool).');
+const init = workerData as ComputeInit;
+const EMPTY = Buffer.alloc(0);
+
+function send(msg: FromThread, transfer: ArrayBuffer[] = []): void {
+  port!.postMessage(msg, transfer);
+}
+
+/** A Uint8Array over an ArrayBuffer of its own (sharp's Buffers may share theirs). */
+function ownBytes(b: Uint8Array): Uint8Array {
+  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer
+    ? b
+    : new Uint8Array(b);
+}
+
+/** An ArrayBuffer that holds exactly `a` (transferable without taking neighbours along). */
+function ownBuffer(a: Float32Array): Float32Array {
+  return a.byteOffset === 0 && a.byteLength === a.buffer.byteLength && a.buffer instanceof ArrayBuffer
+    ? a
+    : a.slice();
+}
+
+async function resolveSpec(model: string, engine?: 'tfjs' | 'onnx'): Promise<ModelSpec> {
+  if (model === 'default') return defaultModelSpec(engine === 'onnx' ? 'onnx' : 'tfjs-layers');
+  if (model === 'default-onnx') return defaultModelSpec('onnx');
+  return loadModelSpec(model);
+}
+
+let cam: EmbeddingCam;
+const proxies = new Map<string, ProxySet>();
+const proxyErrors = new Map<string, Error>();
+
+async function start(): Promise<void> {
+  try {
+    const spec = await resolveSpec(init.model, init.engine);
+    const model = await loadCamModel(spec, { engine: init.engine, tfBackend: init.tfBackend });
+    cam = new EmbeddingCam(model, init.gradient ?? 'auto');
+    const info: ModelInfo = {
+      name: spec.name,
+      runtime: model.backbone.runtime,
+      fingerprint: await modelFingerprint(spec),
+      dim: model.head.dim,
+      input: { width: spec.input.width, height: spec.input.height },
+      gradient: cam.gradient,
+    };
+    send({ type: 'ready', info });
+  } catch (err) {
+    send({ type: 'initError', error: toWireError(err) });
+  }
+}
+
+const GT_BOX: [number, number, number] = [0, 255, 0];
+
+function asBuffer(b: Uint8Array | undefined): Buffer {
+  return b ? Buffer.from(b.buffer, b.byteOffset, b.byteLength) : EMPTY;
+}
+
+async function explain(msg: Extract<ToThread, { type: 'explain' }>): Promise<void> {
+  if (init.crashOnItemId !== undefined && msg.items.some((x) => x.item.id === init.crashOnItemId)) {
+    process.exit(70);
+  }
+  const set = proxies.get(msg.proxyId);
+  if (!set)
+    throw proxyErrors.get(msg.proxyId) ?? new Error(`Proxy set ${msg.proxyId} was not sent to this thread.`);
+  const outcomes: ExplainOutcome[] = new Array(msg.items.length);
+  const index = new Map<DatasetItem, number>();
+  const { width, height } = cam.model.spec.input;
+  // Encoded files are decoded and resized here (sharp on libuv's pool, the resize in this thread).
+  const prepared = await Promise.all(
+    msg.items.map(async (x, i): Promise<LoadedItem | null> => {
+      index.set(x.item, i);
+      const bytes = asBuffer(x.bytes);
+      if (x.image) return { item: x.item, image: x.image, bytes };
+      try {
+        const image = await prepareForModel(bytes, {
+          width,
+          height,
+          label: `image ${x.item.id} (${x.item.uri})`,
+        });
+        return { item: x.item, image, bytes };
+      } catch (err) {
+        const f = toFailure(x.item, err);
+        outcomes[i] = { ok: false, code: f.code, message: f.message };
+        return null;
+      }
+    }),
+  );
+  const loaded = prepared.filter((l): l is LoadedItem => l !== null);
+  const { explained, failed } = await explainBatch(cam, loaded, set, {
+    target: msg.target,
+    resolution: msg.resolution,
+  });
+  for (const f of failed) outcomes[index.get(f.item)!] = { ok: false, code: f.code, message: f.message };
+  const transfer: ArrayBuffer[] = [];
+  await Promise.all(
+    explained.map(async (e) => {
+      const i = index.get(e.item)!;
+      try {
+        const heat = e.evaluated.heatmap;
+        const render = msg.render ?? {};
+        const [png, overlay] = await Promise.all([
+          render.heatmapPng ? encodeHeatmapPng(heat.data, heat.width, heat.height) : undefined,
+          render.overlay && e.bytes.length > 0
+            ? renderOverlay(e.bytes, heat.data, heat.width, heat.height, {
+                boxes: e.item.bbox ? [{ box: e.item.bbox, color: GT_BOX }] : [],
+                format: 'jpeg',
+                label: e.item.uri,
+              })
+            : undefined,
+        ]);
+        const raw = ownBuffer(e.raw.data);
+        const heatData = ownBuffer(heat.data);
+        const files = [png, overlay].map((b) => (b ? ownBytes(b) : undefined));
+        transfer.push(raw.buffer as ArrayBuffer, heatData.buffer as ArrayBuffer);
+        for (const b of files) if (b) transfer.push(b.buffer as ArrayBuffer);
+        outcomes[i] = {
+          ok: true,
+          raw: { width: e.raw.width, height: e.raw.height, data: raw },
+          heatmap: { width: heat.width, height: heat.height, data: heatData },
+          metrics: e.evaluated.metrics,
+          score: e.score,
+          nearestLabel: e.nearestLabel,
+          targetLabel: e.targetLabel,
+          allZero: e.evaluated.allZero,
+          box: e.evaluated.box,
+          original: e.image.original,
+          png: files[0],
+          overlay: files[1],
+        };
+      } catch (err) {
+        const f = toFailure(e.item, err);
+        outcomes[i] = { ok: false, code: f.code, message: f.message };
+      }
+    }),
+  );
+  for (let i = 0; i < outcomes.length; i++) {
+    outcomes[i] ??= { ok: false, code: 'error', message: `image ${msg.items[i].item.id}: no result (bug)` };
+  }
+  send({ type: 'explained', batchId: msg.batchId, outcomes }, transfer);
+}
+
+async function embed(msg: Extract<ToThread, { type: 'embed' }>): Promise<void> {
+  const spec = cam.model.spec;
+  const n = msg.images.length;
+  const embeddings = n
+    ? ownBuffer(await cam.embed(packBatch(msg.images, spec, cam.model.backbone.inputLayout), n))
+    : new Float32Array(0);
+  send({ type: 'embedded', batchId: msg.batchId, result: { embeddings, dim: cam.model.head.dim } }, [
+    embeddings.buffer as ArrayBuffer,
+  ]);
+}
+
+async function handle(msg: ToThread): Promise<void> {
+  if (msg.type === 'setProxies') {
+    // Decoding checks the checksum; a bad set fails the batches that use it (not the thread).
+    try {
+      proxies.set(
+        msg.proxyId,
+        decodeProxySet(new Uint8Array(msg.data), msg.meta, `proxy set ${msg.proxyId}`),
+      );
+      proxyErrors.delete(msg.proxyId);
+    } catch (err) {
+      proxies.delete(msg.proxyId);
+      proxyErrors.set(msg.proxyId, err as Error);
+    }
+    return;
+  }
+  try {
+    if (msg.type === 'explain') await explain(msg);
+    else await embed(msg);
+  } catch (err) {
+    send({ type: 'batchError', batchId: msg.batchId, error: toWireError(err) });
+  }
+}
+
+// Messages are handled one after another (the pool sends one batch at a time anyway).
+let chain: Promise<void> = start();
+port.on('message', (msg: ToThread) => {
+  chain = chain.then(() => handle(msg));
+});

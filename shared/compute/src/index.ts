@@ -1,0 +1,4 @@
+export * from './compute-pool.js';
+export * from './dynamic-batcher.js';
+export * from './errors.js';
+export * from './protocol.js';
