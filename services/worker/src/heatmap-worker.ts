@@ -434,8 +434,8 @@ export async function startWorker(config: Config, opts: StartWorkerOptions = {})
     // Compute runs on threads, so the event loop stays free and BullMQ's lock renewal (every
     // lockDuration/2) keeps working under full load: the defaults fit. A job only stalls when its
     // worker dies; it is then retried once (maxStalledCount) by another worker.
-    lockDuration: 30_000,
-    stalledInterval: 30_000,
+    lockDuration: config.JOB_LOCK_MS,
+    stalledInterval: config.STALLED_INTERVAL_MS,
     maxStalledCount: 1,
   });
   worker.on('error', (err) => log.error({ err: err.message }, 'worker error'));
@@ -510,7 +510,7 @@ export async function startWorker(config: Config, opts: StartWorkerOptions = {})
     const graceful = worker.close();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<void>((r) => {
-      timer = setTimeout(r, opts.shutdownTimeoutMs ?? 25_000);
+      timer = setTimeout(r, opts.shutdownTimeoutMs ?? config.WORKER_SHUTDOWN_TIMEOUT_MS);
     });
     const first = await Promise.race([
       graceful.then(() => 'done' as const),

@@ -1,7 +1,7 @@
 // The worker process: `tsx services/worker/src/main.ts` (the CLI's `embedcam worker` does the same
 // through startWorker + exitOnSignals). Configuration from the environment (see @embedcam/config);
-// WORKER_SHUTDOWN_TIMEOUT_MS (default 25 000) bounds how long SIGTERM waits for in-flight jobs
-// before handing them back to the queue; a second signal hands them back at once.
+// WORKER_SHUTDOWN_TIMEOUT_MS bounds how long SIGTERM waits for in-flight jobs before handing them
+// back to the queue; a second signal hands them back at once.
 import { ConfigError, loadConfig } from '@embedcam/config';
 import { createLogger } from '@embedcam/queues';
 import { startWorker } from './heatmap-worker.js';
@@ -15,12 +15,7 @@ try {
   process.exit(2);
 }
 const log = createLogger('worker', config.LOG_LEVEL);
-const timeout = Number(process.env.WORKER_SHUTDOWN_TIMEOUT_MS ?? 25_000);
-
-const worker = await startWorker(config, {
-  log,
-  shutdownTimeoutMs: Number.isFinite(timeout) && timeout >= 0 ? timeout : 25_000,
-});
+const worker = await startWorker(config, { log });
 exitOnSignals(worker, log);
 log.info(
   {

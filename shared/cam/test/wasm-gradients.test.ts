@@ -44,8 +44,12 @@ describe('depthwise input-gradient kernel for the WebAssembly backend', () => {
       const fShape: [number, number, number, number] = [3, 3, 3, mult];
       const outShape = tf.tidy(
         () =>
-          tf.depthwiseConv2d(tf.zeros(xShape) as tf.Tensor4D, tf.zeros(fShape) as tf.Tensor4D, strides, pad)
-            .shape,
+          tf.depthwiseConv2d(
+            tf.zeros(xShape) as tf.Tensor4D,
+            tf.zeros(fShape) as tf.Tensor4D,
+            [...strides] as [number, number],
+            pad,
+          ).shape,
       );
       const x = rnd(2 * 9 * 8 * 3, 1);
       const f = rnd(27 * mult, 2);

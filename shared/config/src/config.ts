@@ -38,6 +38,14 @@ export const configSchema = z.object({
   COMPUTE_THREADS: intFrom('COMPUTE_THREADS', 1, 256).default(Math.max(1, os.availableParallelism())),
   /** Attempts for transient failures (network, storage), with exponential backoff. */
   JOB_ATTEMPTS: intFrom('JOB_ATTEMPTS', 1, 100).default(5),
+  /**
+   * BullMQ job lock: a dead process's jobs are retried after about lock + stalled interval. The event
+   * loop stays free under load (compute runs on threads), so the lock is always renewed in time.
+   */
+  JOB_LOCK_MS: intFrom('JOB_LOCK_MS', 1000, 3_600_000).default(30_000),
+  STALLED_INTERVAL_MS: intFrom('STALLED_INTERVAL_MS', 100, 3_600_000).default(30_000),
+  /** How long SIGTERM waits for a worker's in-flight jobs before handing them back to the queue. */
+  WORKER_SHUTDOWN_TIMEOUT_MS: intFrom('WORKER_SHUTDOWN_TIMEOUT_MS', 0, 3_600_000).default(25_000),
   /** Reference images per proxy-builder shard. */
   PROXY_SHARD_SIZE: intFrom('PROXY_SHARD_SIZE', 1, 100_000).default(256),
   EMBEDCAM_ENGINE: z.enum(['tfjs', 'onnx'], { error: 'EMBEDCAM_ENGINE must be tfjs or onnx' }).optional(),
