@@ -8,5 +8,7 @@ export default defineConfig({
     // Model-heavy suites compete for 2 cores; keep forks bounded.
     pool: 'forks',
     maxWorkers: 2,
+    // Quiet logs in test output; the AWS SDK's notice about Node 20 is known (see README).
+    env: { LOG_LEVEL: 'warn', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
   },
 });
