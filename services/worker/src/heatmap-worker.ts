@@ -34,7 +34,7 @@ import {
   storageKeys,
 } from '@embedcam/queues';
 import { type ObjectStore, openStore, readUri } from '@embedcam/storage';
-import { type Job, Queue, Worker } from 'bullmq';
+import { type Job, Queue, QueueEvents, Worker } from 'bullmq';
 import { LoadCache, loadProxies, loadRunConfig, type StoredProxies } from './caches.js';
 import { failureOf, isPermanentFailure, JobFailure } from './failures.js';
 
@@ -441,6 +441,32 @@ export async function startWorker(config: Config, opts: StartWorkerOptions = {})
   worker.on('error', (err) => log.error({ err: err.message }, 'worker error'));
   await worker.waitUntilReady();
 
+  // A job whose workers died more than maxStalledCount times is failed by BullMQ's stall check,
+  // which runs no code of ours: report it here so the run still completes. Every worker sees the
+  // event; the deterministic result job id makes the reports collapse into one.
+  const events = new QueueEvents(QUEUES.heatmaps, { connection: redis.duplicate(), prefix });
+  const heatmapsQueue = new Queue(QUEUES.heatmaps, { connection: redis, prefix });
+  events.on('failed', ({ jobId, failedReason }) => {
+    if (!/stalled more than allowable limit/.test(failedReason)) return;
+    void (async () => {
+      const job = await heatmapsQueue.getJob(jobId);
+      const p = (job?.data ?? {}) as Partial<HeatmapJob>;
+      if (typeof p.runId !== 'string' || typeof p.imageId !== 'string') return;
+      await publish({
+        runId: p.runId,
+        imageId: p.imageId,
+        status: 'failed',
+        failure: {
+          code: 'stalled',
+          message: `The workers processing this image died repeatedly (${failedReason}).`,
+        },
+        uri: p.uri,
+        label: p.label,
+      });
+    })().catch((err) => log.error({ err: (err as Error).message, jobId }, 'could not report a stalled job'));
+  });
+  await events.waitUntilReady();
+
   const statsTimer = setInterval(() => {
     const s = stats();
     const windowP99 = ms(lagWindow.percentile(99));
@@ -523,6 +549,8 @@ export async function startWorker(config: Config, opts: StartWorkerOptions = {})
       await handBack();
       await graceful;
     }
+    await events.close();
+    await heatmapsQueue.close();
     await batcher.close();
     const started = await Promise.allSettled(pools.values());
     await Promise.all(started.map((s) => (s.status === 'fulfilled' ? s.value.close() : undefined)));
