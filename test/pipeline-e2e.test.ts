@@ -21,7 +21,7 @@ function expectClose(actual: unknown, expected: unknown, tol: number, at = 'summ
   } else if (Array.isArray(expected)) {
     expect(Array.isArray(actual), at).toBe(true);
     expect((actual as unknown[]).length, at).toBe(expected.length);
-    expected.forEach((e, i) => expectClose((actual as unknown[])[i], e, tol, `${at}[${i}]`));
+    for (const [i, e] of expected.entries()) expectClose((actual as unknown[])[i], e, tol, `${at}[${i}]`);
   } else if (expected && typeof expected === 'object') {
     expect(Object.keys(actual as object).sort(), at).toEqual(Object.keys(expected).sort());
     for (const [k, v] of Object.entries(expected))
