@@ -42,7 +42,8 @@ describe.skipIf(!HAS_SHARED)('proxy-builder: sharded flow on real CUB images', (
       expect(sharded.meta.id).toBe(id);
       expect(sharded.meta.classes.map((c) => c.count)).toEqual([30, 30]);
 
-      const spec = defaultModelSpec();
+      // The same default model the client and the proxy-builder resolve (ONNX where model.onnx exists).
+      const spec = await resolveModelSpec(normalizeModelRef(undefined));
       const cam = new EmbeddingCam(await loadCamModel(spec));
       const ds = await openDataset(CUB_DIR);
       const { proxies: local } = await buildProxiesFromItems(

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import {
+  defaultEngine,
   defaultModelSpec,
   EmbeddingCam,
   type GradientMode,
@@ -50,8 +51,10 @@ export function registerExplain(program: Command): void {
       '--model <spec.json>',
       'model spec (default: the shared MobileNetV2, embedding = GAP(out_relu), L2)',
     )
-    .option('--engine <tfjs|onnx>', 'backbone runtime (default: from the model format)', (v) =>
-      parseChoice('--engine', v, ['tfjs', 'onnx']),
+    .option(
+      '--engine <tfjs|onnx>',
+      'backbone runtime (default: from the model format; the default model runs on ONNX Runtime where model.onnx exists; env EMBEDCAM_ENGINE)',
+      (v) => parseChoice('--engine', v, ['tfjs', 'onnx']),
     )
     .option('--tf-backend <name>', 'TF.js backend: tensorflow | wasm | cpu | auto (env EMBEDCAM_TF_BACKEND)')
     .option(
@@ -112,7 +115,7 @@ export async function explainCommand(opts: ExplainCliOptions) {
   log.info({ backend: backend.backend, skipped: backend.tried }, `TF.js backend: ${backend.backend}`);
   const spec = opts.model
     ? await loadModelSpec(opts.model)
-    : defaultModelSpec(opts.engine === 'onnx' ? 'onnx' : 'tfjs-layers');
+    : defaultModelSpec((opts.engine ?? defaultEngine()) === 'onnx' ? 'onnx' : 'tfjs-layers');
   const model = await loadCamModel(spec, { engine: opts.engine });
   const cam = new EmbeddingCam(model, opts.gradient);
   const fingerprint = await modelFingerprint(spec);
