@@ -1,11 +1,5 @@
-import {
-  decodeProxySet,
-  defaultModelSpec,
-  EmbeddingCam,
-  loadCamModel,
-  modelFingerprint,
-} from '@embedcam/cam';
-import { EmbedcamClient } from '@embedcam/client';
+import { decodeProxySet, EmbeddingCam, loadCamModel, modelFingerprint } from '@embedcam/cam';
+import { EmbedcamClient, normalizeModelRef, resolveModelSpec } from '@embedcam/client';
 import { openDataset, selectItems } from '@embedcam/datasets';
 import { buildProxiesFromItems, readLocalImage } from '@embedcam/explain';
 import { storageKeys } from '@embedcam/queues';
