@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { registerExplain } from './commands/explain.js';
 import { registerRun, registerRunQueries } from './commands/run.js';
 import { registerServices } from './commands/services.js';
+import { registerTrainHead } from './commands/train-head.js';
 import { logger } from './logger.js';
 
 const program = new Command('embedcam')
@@ -11,6 +12,7 @@ registerExplain(program);
 registerRun(program);
 registerRunQueries(program);
 registerServices(program);
+registerTrainHead(program);
 
 try {
   await program.parseAsync(process.argv);
