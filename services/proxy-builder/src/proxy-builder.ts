@@ -1,4 +1,11 @@
-import { buildProxySet, EmbeddingCam, encodeProxySet, loadCamModel, type ProxyMember } from '@embedcam/cam';
+import {
+  buildProxySet,
+  EmbeddingCam,
+  encodeProxySet,
+  LABEL_ONLY_SCHEMES,
+  loadCamModel,
+  type ProxyMember,
+} from '@embedcam/cam';
 import { resolveModelSpec } from '@embedcam/client';
 import type { Config } from '@embedcam/config';
 import type { DatasetItem } from '@embedcam/datasets';
@@ -72,7 +79,7 @@ export async function startProxyBuilder(
       .filter((l) => l.trim())
       .map((l) => JSON.parse(l) as DatasetItem);
     let partial: ProxyPartial;
-    if (req.scheme === 'onehot') {
+    if (LABEL_ONLY_SCHEMES.includes(req.scheme)) {
       partial = {
         shard,
         dim: 0,
@@ -113,12 +120,12 @@ export async function startProxyBuilder(
         members.push({ id: m.id, label: m.label, embedding: Float32Array.from(m.embedding) });
       failures.push(...p.failures);
     }
-    if (req.scheme !== 'onehot' && members.length === 0) {
+    if (!LABEL_ONLY_SCHEMES.includes(req.scheme) && members.length === 0) {
       throw new UnrecoverableError(
         `Proxy set ${proxyId}: no reference image could be embedded (${failures.length} failed).`,
       );
     }
-    const dim = req.scheme === 'onehot' ? (await camFor(req)).model.head.dim : undefined;
+    const dim = LABEL_ONLY_SCHEMES.includes(req.scheme) ? (await camFor(req)).model.head.dim : undefined;
     const set = buildProxySet(members, {
       scheme: req.scheme,
       model: { name: req.modelName, fingerprint: req.modelFingerprint },

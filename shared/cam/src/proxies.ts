@@ -1,8 +1,16 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 
-export type ProxyScheme = 'mean' | 'single' | 'onehot';
-export const PROXY_SCHEMES: readonly ProxyScheme[] = ['mean', 'single', 'onehot'];
+/**
+ * `mean` (Normalized Mean Proxy), `single` (medoid), `onehot` (classifier logits: Grad-CAM), and two
+ * controls that need no images: `random` (a seeded random unit vector per class) and `uniform`
+ * (p = 1: with a bare GAP head without normalisation every channel gets the same weight, so the
+ * map is the channel-mean activation).
+ */
+export type ProxyScheme = 'mean' | 'single' | 'onehot' | 'random' | 'uniform';
+export const PROXY_SCHEMES: readonly ProxyScheme[] = ['mean', 'single', 'onehot', 'random', 'uniform'];
+/** Schemes computed from the labels alone (no reference image is embedded). */
+export const LABEL_ONLY_SCHEMES: readonly ProxyScheme[] = ['onehot', 'random', 'uniform'];
 
 export interface ProxyClass {
   label: number;
@@ -17,7 +25,7 @@ const metaSchema = z.object({
   format: z.literal('embedcam-proxies'),
   version: z.literal(1),
   id: z.string(),
-  scheme: z.enum(['mean', 'single', 'onehot']),
+  scheme: z.enum(['mean', 'single', 'onehot', 'random', 'uniform']),
   dim: z.number().int().positive(),
   dtype: z.literal('float32'),
   byteOrder: z.literal('little'),
@@ -115,7 +123,7 @@ export interface ProxyBuildInfo {
   model: ProxySetMeta['model'];
   dataset: ProxySetMeta['dataset'];
   classNames?: Map<number, string>;
-  /** One-hot only: embedding dimension and label → index (default label − 1). */
+  /** Label-only schemes: the embedding dimension; one-hot: label → index (default label − 1). */
   dim?: number;
   labelToIndex?: (label: number) => number;
 }
@@ -147,6 +155,7 @@ export function buildProxySet(members: ProxyMember[], info: ProxyBuildInfo): Pro
   }
   const labels = [...byClass.keys()].sort((a, b) => a - b);
   if (info.scheme === 'onehot') return buildOneHot(labels, byClass, info);
+  if (info.scheme === 'random' || info.scheme === 'uniform') return buildControl(labels, byClass, info);
   if (labels.length === 0)
     throw new Error('No reference images: cannot build proxies (check --classes and the reference split).');
   const dim = members[0].embedding.length;
@@ -192,6 +201,32 @@ function buildOneHot(labels: number[], byClass: Map<number, ProxyMember[]>, info
       throw new Error(`One-hot proxy for class ${label} needs logit index ${idx}, outside 0…${dim - 1}.`);
     }
     vectors[row * dim + idx] = 1;
+    return { label, name: info.classNames?.get(label), count: byClass.get(label)?.length ?? 0 };
+  });
+  return finish(info, dim, classes, vectors);
+}
+
+function buildControl(labels: number[], byClass: Map<number, ProxyMember[]>, info: ProxyBuildInfo): ProxySet {
+  const dim = info.dim;
+  if (!dim) throw new Error(`${info.scheme} proxies need the embedding dimension.`);
+  const vectors = new Float32Array(labels.length * dim);
+  const classes = labels.map((label, row) => {
+    const v = vectors.subarray(row * dim, (row + 1) * dim);
+    if (info.scheme === 'uniform') v.fill(1);
+    else {
+      // Seeded per class (Park–Miller + Box–Muller), so a rebuild gives the same bits.
+      let seed = (label * 48271) % 2147483647 || 1;
+      const next = () => {
+        seed = (seed * 48271) % 2147483647;
+        return seed / 2147483647;
+      };
+      let norm = 0;
+      for (let j = 0; j < dim; j++) {
+        v[j] = Math.sqrt(-2 * Math.log(next())) * Math.cos(2 * Math.PI * next());
+        norm += v[j] * v[j];
+      }
+      for (let j = 0; j < dim; j++) v[j] /= Math.sqrt(norm);
+    }
     return { label, name: info.classNames?.get(label), count: byClass.get(label)?.length ?? 0 };
   });
   return finish(info, dim, classes, vectors);

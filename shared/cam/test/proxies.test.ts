@@ -49,6 +49,20 @@ describe('proxies', () => {
     );
   });
 
+  it('controls: random proxies are seeded unit vectors per class; uniform proxies are all ones', () => {
+    const random = buildProxySet(members, { ...info, scheme: 'random', dim: 64 });
+    const again = buildProxySet([...members].reverse(), { ...info, scheme: 'random', dim: 64 });
+    expect(Buffer.from(again.vectors.buffer).equals(Buffer.from(random.vectors.buffer))).toBe(true);
+    const norm = (v: Float32Array) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
+    expect(norm(random.get(1))).toBeCloseTo(1, 5);
+    expect(norm(random.get(2))).toBeCloseTo(1, 5);
+    const cos = random.get(1).reduce((s, x, j) => s + x * random.get(2)[j], 0);
+    expect(Math.abs(cos)).toBeLessThan(0.5);
+    const uniform = buildProxySet(members, { ...info, scheme: 'uniform', dim: 3 });
+    expect(Array.from(uniform.get(2))).toEqual([1, 1, 1]);
+    expect(() => buildProxySet(members, { ...info, scheme: 'random' })).toThrow(/need the embedding dimension/);
+  });
+
   it('is independent of member order (sharded builds give identical bits)', () => {
     const rnd = (seed: number) => () => {
       seed = (seed * 16807) % 2147483647;

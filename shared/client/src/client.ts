@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { modelFingerprint, type ProxyScheme, proxySetId } from '@embedcam/cam';
+import { LABEL_ONLY_SCHEMES, modelFingerprint, type ProxyScheme, proxySetId } from '@embedcam/cam';
 import type { Config } from '@embedcam/config';
 import { type DatasetItem, openDataset, selectItems } from '@embedcam/datasets';
 import type { RunSummary } from '@embedcam/explain';
@@ -109,7 +109,7 @@ export class EmbedcamClient {
     const fingerprint = await modelFingerprint(spec);
     const ds = await openDataset(o.dataset);
     const items = selectItems(ds, {
-      split: o.scheme === 'onehot' ? undefined : o.split,
+      split: LABEL_ONLY_SCHEMES.includes(o.scheme) ? undefined : o.split,
       classes: o.classes,
       limit: o.limit,
       perClass: o.perClass,
@@ -117,7 +117,7 @@ export class EmbedcamClient {
     const dataset = {
       name: ds.name,
       source: ds.source,
-      split: o.scheme === 'onehot' ? undefined : o.split,
+      split: LABEL_ONLY_SCHEMES.includes(o.scheme) ? undefined : o.split,
       classes: o.classes,
     };
     const proxyId = proxySetId({ scheme: o.scheme, model: { name: spec.name, fingerprint }, dataset });

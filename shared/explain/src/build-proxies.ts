@@ -1,6 +1,7 @@
 import {
   buildProxySet,
   type EmbeddingCam,
+  LABEL_ONLY_SCHEMES,
   type ProxyMember,
   type ProxyScheme,
   type ProxySet,
@@ -64,7 +65,7 @@ export async function buildProxiesFromItems(
   opts: BuildProxiesOptions,
 ): Promise<{ proxies: ProxySet; failed: FailedItem[] }> {
   const info = { scheme: opts.scheme, model: opts.model, dataset: opts.dataset, classNames: opts.classNames };
-  if (opts.scheme === 'onehot') {
+  if (LABEL_ONLY_SCHEMES.includes(opts.scheme)) {
     const members = items.map((it) => ({ label: it.label, id: it.id, embedding: new Float32Array(0) }));
     return { proxies: buildProxySet(members, { ...info, dim: cam.model.head.dim }), failed: [] };
   }

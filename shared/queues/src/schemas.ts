@@ -54,7 +54,7 @@ export type RunConfig = z.infer<typeof runConfigSchema>;
 /** A proxy build request; stored at proxies/<id>/request.json. */
 export const proxyRequestSchema = z.object({
   proxyId: z.string(),
-  scheme: z.enum(['mean', 'single', 'onehot']),
+  scheme: z.enum(['mean', 'single', 'onehot', 'random', 'uniform']),
   model: z.string(),
   engine: z.enum(['tfjs', 'onnx']).optional(),
   modelName: z.string(),

@@ -5,9 +5,11 @@ import {
   EmbeddingCam,
   type GradientMode,
   initBackend,
+  LABEL_ONLY_SCHEMES,
   loadCamModel,
   loadModelSpec,
   modelFingerprint,
+  PROXY_SCHEMES,
   type ProxyScheme,
   sharedDir,
 } from '@embedcam/cam';
@@ -59,8 +61,8 @@ export function registerExplain(program: Command): void {
     .option('--tf-backend <name>', 'TF.js backend: tensorflow | wasm | cpu | auto (env EMBEDCAM_TF_BACKEND)')
     .option(
       '--proxies <scheme>',
-      'mean | single | onehot',
-      (v) => parseChoice('--proxies', v, ['mean', 'single', 'onehot']),
+      'mean | single | onehot | random | uniform (controls)',
+      (v) => parseChoice('--proxies', v, PROXY_SCHEMES),
       'mean',
     )
     .option('--classes <range>', 'class ids, e.g. 1-10 or 1-5,8 (default: all)')
@@ -131,10 +133,9 @@ export async function explainCommand(opts: ExplainCliOptions) {
     limit: opts.limit,
     perClass: opts.perClass,
   });
-  const referenceItems =
-    opts.proxies === 'onehot'
-      ? selectItems(ds, { classes: opts.classes })
-      : selectItems(ds, { classes: opts.classes, split: opts.refSplit });
+  const referenceItems = LABEL_ONLY_SCHEMES.includes(opts.proxies)
+    ? selectItems(ds, { classes: opts.classes })
+    : selectItems(ds, { classes: opts.classes, split: opts.refSplit });
   log.info(
     {
       explain: formatSummary(summarizeDataset(items)),

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { ProxyScheme } from '@embedcam/cam';
+import { PROXY_SCHEMES, type ProxyScheme } from '@embedcam/cam';
 import { EmbedcamClient } from '@embedcam/client';
 import type { Command } from 'commander';
 import { formatSummaryTable } from '../format-summary.js';
@@ -42,8 +42,8 @@ export function registerRun(program: Command): void {
       .option('--engine <tfjs|onnx>', 'backbone runtime', (v) => parseChoice('--engine', v, ['tfjs', 'onnx']))
       .option(
         '--proxies <scheme>',
-        'mean | single | onehot',
-        (v) => parseChoice('--proxies', v, ['mean', 'single', 'onehot']),
+        'mean | single | onehot | random | uniform (controls)',
+        (v) => parseChoice('--proxies', v, PROXY_SCHEMES),
         'mean',
       )
       .option('--proxy-id <id>', 'use an existing proxy set instead of building one')
@@ -175,8 +175,8 @@ export function registerRunQueries(program: Command): void {
       .option('--engine <tfjs|onnx>', 'backbone runtime', (v) => parseChoice('--engine', v, ['tfjs', 'onnx']))
       .option(
         '--proxies <scheme>',
-        'mean | single | onehot',
-        (v) => parseChoice('--proxies', v, ['mean', 'single', 'onehot']),
+        'mean | single | onehot | random | uniform (controls)',
+        (v) => parseChoice('--proxies', v, PROXY_SCHEMES),
         'mean',
       )
       .option('--split <name>', 'reference split', 'train')
