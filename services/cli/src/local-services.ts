@@ -21,7 +21,8 @@ export class LocalServices {
   start(name: ServiceName, args: string[] = []): void {
     const proc = spawn(process.execPath, [BIN, name, ...args], {
       env: { LOG_LEVEL: 'warn', ...this.env },
-      stdio: ['ignore', 'inherit', 'inherit'],
+      // The IPC channel lets the child notice when this command dies (see serve()).
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     proc.on('exit', (code, signal) => {
       if (code !== 0 && signal === null)

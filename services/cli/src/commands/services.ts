@@ -30,6 +30,9 @@ async function serve(
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
+    // Started by another process with an IPC channel (embedcam run, tests): stop when it goes away,
+    // even if it was killed without cleaning up.
+    if (process.connected) process.once('disconnect', () => stop('parent exited'));
   });
   process.exit(0);
 }
