@@ -17,6 +17,9 @@ export interface ComputeRow {
   forwardPerSec: number;
   heatmapsPerSec: number;
   ratio: number;
+  /** Raw CAMs at the target layer's resolution (no upsampling/normalisation): the gradient's own cost. */
+  rawCamsPerSec: number;
+  rawRatio: number;
 }
 
 const picker: ProxyPicker = (y) => y.slice(); // explain each image against its own embedding direction
@@ -56,6 +59,7 @@ export async function benchCompute(opts: {
       await cam.explain(input(0), batch, picker);
       const fwd: number[] = [];
       const cams: number[] = [];
+      const raws: number[] = [];
       for (let r = 0; r < opts.repeats; r++) {
         fwd.push(
           (per * batch) /
@@ -72,10 +76,25 @@ export async function benchCompute(opts: {
               }
             })),
         );
+        raws.push(
+          (per * batch) /
+            (await seconds(async () => {
+              for (let i = 0; i < per; i++) await cam.explain(input(i), batch, picker);
+            })),
+        );
       }
       const f = median(fwd);
       const h = median(cams);
-      rows.push({ engine: model.backbone.runtime, batch, forwardPerSec: f, heatmapsPerSec: h, ratio: h / f });
+      const raw = median(raws);
+      rows.push({
+        engine: model.backbone.runtime,
+        batch,
+        forwardPerSec: f,
+        heatmapsPerSec: h,
+        ratio: h / f,
+        rawCamsPerSec: raw,
+        rawRatio: raw / f,
+      });
     }
     model.dispose();
   }
