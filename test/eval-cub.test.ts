@@ -28,11 +28,23 @@ describe.skipIf(!HAS_SHARED)('npm run eval:cub -- --reduced (the evaluation CI r
     const md = await readFile(path.join(docs, 'results-reduced.md'), 'utf8');
     const tableRows = md.split('\n').filter((l) => /^\| (EmbeddingCAM|Grad-CAM|Control|Baseline)/.test(l));
     expect(tableRows).toHaveLength(9);
-    for (const row of tableRows.slice(0, 7)) expect(row).toMatch(/^\| [^|]+ \| \d\.\d{3} \(\d\.\d{3}\) \| [\d.]+ \| [\d.]+ \| [\d.]+ \(τ=[\d.]+\) \|/);
+    for (const row of tableRows.slice(0, 7))
+      expect(row).toMatch(
+        /^\| [^|]+ \| \d\.\d{3} \(\d\.\d{3}\) \| [\d.]+ \| [\d.]+ \| [\d.]+ \(τ=[\d.]+\) \|/,
+      );
     const json = JSON.parse(await readFile(path.join(docs, 'results-reduced.json'), 'utf8'));
-    expect(json.rows.map((r: { key: string }) => r.key)).toEqual(['main', 'single', 'bare', 'gradcam', 'random', 'channel-mean', 'main-14x14']);
+    expect(json.rows.map((r: { key: string }) => r.key)).toEqual([
+      'main',
+      'single',
+      'bare',
+      'gradcam',
+      'random',
+      'channel-mean',
+      'main-14x14',
+    ]);
     // Every row explained the same 12 images (classes 5–7, 4 per class) with nothing lost.
-    for (const r of json.rows) expect(r.images).toEqual({ selected: 12, processed: 12, failed: 0, withBox: 12 });
+    for (const r of json.rows)
+      expect(r.images).toEqual({ selected: 12, processed: 12, failed: 0, withBox: 12 });
     // The numbers in the Markdown are the JSON's.
     const main = json.rows[0].metrics;
     expect(tableRows[0]).toContain(`| ${main.meanEnergyRatio.toFixed(3)} (${main.meanChance.toFixed(3)}) |`);

@@ -12,7 +12,10 @@ export class ServiceProcesses {
   constructor(private readonly env: NodeJS.ProcessEnv) {}
 
   start(name: Service): ChildProcess {
-    const proc = spawn(process.execPath, [BIN, name], { env: this.env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    const proc = spawn(process.execPath, [BIN, name], {
+      env: this.env,
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
     const log: string[] = [];
     const keep = (b: Buffer) => {
       log.push(b.toString());

@@ -19,16 +19,21 @@ const LOCAL_DEFAULT = 'redis://127.0.0.1:6379';
  * REDIS_URL when set; else 127.0.0.1:6379 if it answers; else a private `redis-server` from PATH
  * on a free port for the life of the command; else a clear error on how to get Redis.
  */
-export async function resolveRedis(configured: string | undefined, log: Logger): Promise<ResolvedRedis> {
+export async function resolveRedis(
+  configured: string | undefined,
+  log: Logger,
+  opts: { localDefault?: string; redisServer?: string } = {},
+): Promise<ResolvedRedis> {
   const none = async () => {};
+  const localDefault = opts.localDefault ?? LOCAL_DEFAULT;
   if (configured) return { url: configured, source: 'configured', stop: none };
-  if (await redisAnswers(LOCAL_DEFAULT)) return { url: LOCAL_DEFAULT, source: 'local-default', stop: none };
+  if (await redisAnswers(localDefault)) return { url: localDefault, source: 'local-default', stop: none };
   const port = await freePort();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'embedcam-redis-'));
   let child: ChildProcess;
   try {
     child = spawn(
-      'redis-server',
+      opts.redisServer ?? 'redis-server',
       [
         '--port',
         String(port),
@@ -52,7 +57,7 @@ export async function resolveRedis(configured: string | undefined, log: Logger):
   } catch {
     rmSync(dir, { recursive: true, force: true });
     throw new Error(
-      'No Redis: REDIS_URL is not set, nothing answers on 127.0.0.1:6379 and redis-server is not on PATH. ' +
+      `No Redis: REDIS_URL is not set, nothing answers on ${localDefault.replace('redis://', '')} and redis-server is not on PATH. ` +
         'Install it (apt-get install redis-server / brew install redis), run `docker compose up -d redis`, or set REDIS_URL=redis://host:6379.',
     );
   }

@@ -60,7 +60,9 @@ describe('proxies', () => {
     expect(Math.abs(cos)).toBeLessThan(0.5);
     const uniform = buildProxySet(members, { ...info, scheme: 'uniform', dim: 3 });
     expect(Array.from(uniform.get(2))).toEqual([1, 1, 1]);
-    expect(() => buildProxySet(members, { ...info, scheme: 'random' })).toThrow(/need the embedding dimension/);
+    expect(() => buildProxySet(members, { ...info, scheme: 'random' })).toThrow(
+      /need the embedding dimension/,
+    );
   });
 
   it('is independent of member order (sharded builds give identical bits)', () => {
