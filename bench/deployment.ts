@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { type Config, loadConfig } from '@embedcam/config';
-import { createRedis, QUEUES } from '@embedcam/queues';
+import { createRedis, deleteKeysWithPrefix, QUEUES } from '@embedcam/queues';
 import { Queue } from 'bullmq';
 import { sleep, withTimeout } from './support.js';
 import type { FromChild, ToChild } from './worker-child.js';
@@ -229,14 +229,7 @@ export class Deployment {
     try {
       await withTimeout(
         (async () => {
-          for (const prefix of this.prefixes) {
-            let cursor = '0';
-            do {
-              const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-              cursor = next;
-              if (keys.length) await r.del(...keys);
-            } while (cursor !== '0');
-          }
+          for (const prefix of this.prefixes) await deleteKeysWithPrefix(r, prefix);
         })(),
         30_000,
         `deleting the benchmark's Redis keys (${[...this.prefixes].join(', ')}:*)`,

@@ -20,6 +20,7 @@ import {
   createRedis,
   getRunProgress,
   type HeatmapJob,
+  heatmapJobFor,
   heatmapJobId,
   heatmapJobSchema,
   initRun,
@@ -574,15 +575,7 @@ async function run(
       ),
     );
     await initRun(qClient.redis, queuePrefix, runId, n);
-    return chosen.map((it) => ({
-      runId,
-      imageId: it.id,
-      uri: it.uri,
-      label: it.label,
-      className: it.className,
-      bbox: it.bbox,
-      split: it.split,
-    }));
+    return chosen.map((it) => heatmapJobFor(runId, it));
   }
   async function queueRun(source: string, n: number, pollMs: number) {
     const runId = `q-${runTag}-${n}-${++seq}`;

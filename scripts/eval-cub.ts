@@ -20,7 +20,7 @@ import { loadConfig } from '@embedcam/config';
 import { openDataset, selectItems } from '@embedcam/datasets';
 import type { ImageResult, RunSummary } from '@embedcam/explain';
 import { renderGrid } from '@embedcam/images';
-import { createLogger, storageKeys } from '@embedcam/queues';
+import { createLogger, deleteKeysWithPrefix, storageKeys } from '@embedcam/queues';
 import { LocalStore } from '@embedcam/storage';
 import {
   backboneSpec,
@@ -266,8 +266,7 @@ try {
   }
 } finally {
   await services.stop();
-  const keys = await client.redis.keys(`${prefix}:*`);
-  if (keys.length) await client.redis.del(...keys);
+  await deleteKeysWithPrefix(client.redis, prefix);
   await client.close();
   await redis.stop();
 }

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { type Config, loadConfig } from '@embedcam/config';
-import { createRedis } from '@embedcam/queues';
+import { createRedis, deleteKeysWithPrefix } from '@embedcam/queues';
 
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -31,12 +31,7 @@ export async function pipelineEnv(overrides: Partial<Record<keyof Config, unknow
     /** Deletes every Redis key under the prefix and the storage directory. */
     async cleanup() {
       const r = createRedis(TEST_REDIS_URL);
-      let cursor = '0';
-      do {
-        const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length) await r.del(...keys);
-      } while (cursor !== '0');
+      await deleteKeysWithPrefix(r, prefix);
       r.disconnect();
       await rm(dir, { recursive: true, force: true });
     },

@@ -21,6 +21,7 @@ import {
   createLogger,
   createRedis,
   type HeatmapJob,
+  heatmapJobFor,
   heatmapJobId,
   QUEUES,
   type ResultJob,
@@ -189,16 +190,7 @@ export async function createRun(
 
 /** A heatmap job for a dataset item of this run. */
 export function jobFor(runId: string, it: DatasetItem, patch: Partial<HeatmapJob> = {}): HeatmapJob {
-  return {
-    runId,
-    imageId: it.id,
-    uri: it.uri,
-    label: it.label,
-    className: it.className,
-    bbox: it.bbox,
-    split: it.split,
-    ...patch,
-  };
+  return { ...heatmapJobFor(runId, it), ...patch };
 }
 
 /**

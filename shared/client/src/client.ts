@@ -7,7 +7,7 @@ import {
   createRedis,
   doneImageIds,
   getRunProgress,
-  type HeatmapJob,
+  heatmapJobFor,
   heatmapJobId,
   initRun,
   type ProxyRequest,
@@ -253,15 +253,7 @@ export class EmbedcamClient {
     for (let i = 0; i < missing.length; i += CHUNK) {
       await this.heatmaps.addBulk(
         missing.slice(i, i + CHUNK).map((it) => {
-          const data: HeatmapJob = {
-            runId,
-            imageId: it.id,
-            uri: it.uri,
-            label: it.label,
-            className: it.className,
-            bbox: it.bbox,
-            split: it.split,
-          };
+          const data = heatmapJobFor(runId, it);
           return { name: 'heatmap', data, opts: { ...opts, jobId: heatmapJobId(runId, it.id) } };
         }),
       );

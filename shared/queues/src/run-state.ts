@@ -46,3 +46,15 @@ export async function getRunProgress(redis: Redis, prefix: string, runId: string
 export async function doneImageIds(redis: Redis, prefix: string, runId: string): Promise<Set<string>> {
   return new Set(await redis.smembers(runKeys(prefix, runId).done));
 }
+
+/** Deletes every Redis key under a deployment prefix (tests, benchmarks, evaluations; SCAN, never KEYS). */
+export async function deleteKeysWithPrefix(redis: Redis, prefix: string): Promise<number> {
+  let cursor = '0';
+  let deleted = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) deleted += await redis.del(...keys);
+  } while (cursor !== '0');
+  return deleted;
+}

@@ -106,3 +106,26 @@ export function parsePayload<T>(schema: z.ZodType<T>, data: unknown, what: strin
   }
   return r.data;
 }
+
+/** The heatmap job of one dataset item (ids, URI, label and box — never pixels). */
+export function heatmapJobFor(
+  runId: string,
+  it: {
+    id: string;
+    uri: string;
+    label: number;
+    className?: string;
+    bbox?: [number, number, number, number];
+    split?: string;
+  },
+): HeatmapJob {
+  return {
+    runId,
+    imageId: it.id,
+    uri: it.uri,
+    label: it.label,
+    className: it.className,
+    bbox: it.bbox,
+    split: it.split,
+  };
+}

@@ -9,9 +9,7 @@ import {
   loadCamModel,
   loadModelSpec,
   modelFingerprint,
-  PROXY_SCHEMES,
   type ProxyScheme,
-  sharedDir,
 } from '@embedcam/cam';
 import { formatSummary, openDataset, selectItems, summarizeDataset } from '@embedcam/datasets';
 import { type CamTarget, type EvalResolution, readLocalImage, runExplain } from '@embedcam/explain';
@@ -20,7 +18,8 @@ import type { Command } from 'commander';
 import { formatSummaryTable } from '../format-summary.js';
 import { logger } from '../logger.js';
 import { createProgress } from '../progress.js';
-import { parseChoice, parsePositiveInt, parseTau } from './options.js';
+import { parseChoice, parsePositiveInt } from './options.js';
+import { addExplainFlags, addModelFlags } from './shared-flags.js';
 
 export interface ExplainCliOptions {
   dataset: string;
@@ -42,56 +41,19 @@ export interface ExplainCliOptions {
   out: string;
 }
 
-export const defaultDataset = () => path.join(sharedDir(), 'data/cub200-subset');
-
 export function registerExplain(program: Command): void {
-  program
+  const cmd = program
     .command('explain')
-    .description('Build proxies and compute EmbeddingCAM heatmaps + localization metrics in one process')
-    .option('--dataset <dir|manifest>', 'CUB-200-2011 directory or JSONL manifest', defaultDataset())
-    .option(
-      '--model <spec.json>',
-      'model spec (default: the shared MobileNetV2, embedding = GAP(out_relu), L2)',
-    )
-    .option(
-      '--engine <tfjs|onnx>',
-      'backbone runtime (default: from the model format; the default model runs on ONNX Runtime where model.onnx exists; env EMBEDCAM_ENGINE)',
-      (v) => parseChoice('--engine', v, ['tfjs', 'onnx']),
-    )
+    .description('Build proxies and compute EmbeddingCAM heatmaps + localization metrics in one process');
+  addExplainFlags(addModelFlags(cmd))
     .option('--tf-backend <name>', 'TF.js backend: tensorflow | wasm | cpu | auto (env EMBEDCAM_TF_BACKEND)')
-    .option(
-      '--proxies <scheme>',
-      'mean | single | onehot | random | uniform (controls)',
-      (v) => parseChoice('--proxies', v, PROXY_SCHEMES),
-      'mean',
-    )
-    .option('--classes <range>', 'class ids, e.g. 1-10 or 1-5,8 (default: all)')
-    .option('--split <name>', 'split to explain', 'test')
-    .option('--ref-split <name>', 'split the proxies are built from', 'train')
-    .option('--limit <n>', 'explain at most N images', (v) => parsePositiveInt('--limit', v))
-    .option('--per-class <n>', 'explain at most N images per class', (v) =>
-      parsePositiveInt('--per-class', v),
-    )
-    .option(
-      '--target <gt|predicted|class>',
-      'class to explain: the label, the nearest proxy, or a class id',
-      'gt',
-    )
     .option('--batch-size <n>', 'images per forward pass', (v) => parsePositiveInt('--batch-size', v), 16)
-    .option(
-      '--resolution <r>',
-      'eval224 (Choe et al.) | original',
-      (v) => parseChoice('--resolution', v, ['eval224', 'original']),
-      'eval224',
-    )
-    .option('--tau <t>', 'heatmap threshold of GT-known Loc (0, 0.01, … 0.99)', parseTau, 0.2)
     .option(
       '--gradient <mode>',
       'auto | closed-form | autodiff',
       (v) => parseChoice('--gradient', v, ['auto', 'closed-form', 'autodiff']),
       'auto',
     )
-    .option('--no-overlays', 'skip the colour overlays')
     .option('--out <dir>', 'output directory', 'out/explain')
     .action(async (opts: ExplainCliOptions) => {
       const summary = await explainCommand(opts);

@@ -1,14 +1,14 @@
 import path from 'node:path';
-import { PROXY_SCHEMES, type ProxyScheme } from '@embedcam/cam';
+import type { ProxyScheme } from '@embedcam/cam';
 import { EmbedcamClient } from '@embedcam/client';
 import type { Command } from 'commander';
 import { formatSummaryTable } from '../format-summary.js';
 import { LocalServices } from '../local-services.js';
 import { logger } from '../logger.js';
 import { createProgress } from '../progress.js';
-import { defaultDataset } from './explain.js';
-import { parseChoice, parsePositiveInt, parseTau } from './options.js';
+import { parseChoice, parsePositiveInt } from './options.js';
 import { addConnectionFlags, type ConnectionFlags, connect, serviceEnv } from './pipeline-options.js';
+import { addExplainFlags, addModelFlags } from './shared-flags.js';
 
 interface RunFlags extends ConnectionFlags {
   dataset: string;
@@ -34,33 +34,14 @@ interface RunFlags extends ConnectionFlags {
 
 export function registerRun(program: Command): void {
   addConnectionFlags(
-    program
-      .command('run')
-      .description('Submit a run to the queue-based pipeline and follow it until its report is written')
-      .option('--dataset <dir|manifest>', 'CUB-200-2011 directory or JSONL manifest', defaultDataset())
-      .option('--model <spec.json>', 'model spec readable by every worker (default: the shared MobileNetV2)')
-      .option('--engine <tfjs|onnx>', 'backbone runtime', (v) => parseChoice('--engine', v, ['tfjs', 'onnx']))
-      .option(
-        '--proxies <scheme>',
-        'mean | single | onehot | random | uniform (controls)',
-        (v) => parseChoice('--proxies', v, PROXY_SCHEMES),
-        'mean',
-      )
+    addExplainFlags(
+      addModelFlags(
+        program
+          .command('run')
+          .description('Submit a run to the queue-based pipeline and follow it until its report is written'),
+      ),
+    )
       .option('--proxy-id <id>', 'use an existing proxy set instead of building one')
-      .option('--classes <range>', 'class ids, e.g. 1-10 (default: all)')
-      .option('--split <name>', 'split to explain', 'test')
-      .option('--ref-split <name>', 'split the proxies are built from', 'train')
-      .option('--limit <n>', 'at most N images', (v) => parsePositiveInt('--limit', v))
-      .option('--per-class <n>', 'at most N images per class', (v) => parsePositiveInt('--per-class', v))
-      .option('--target <gt|predicted|class>', 'class to explain', 'gt')
-      .option(
-        '--resolution <r>',
-        'eval224 | original',
-        (v) => parseChoice('--resolution', v, ['eval224', 'original']),
-        'eval224',
-      )
-      .option('--tau <t>', 'τ of GT-known Loc', parseTau, 0.2)
-      .option('--no-overlays', 'skip the colour overlays')
       .option('--run-id <id>', 'run id (default: derived from the inputs, so re-running resumes)')
       .option('--detach', 'submit and return without waiting')
       .option(
@@ -165,20 +146,13 @@ export function registerRunQueries(program: Command): void {
     }
   });
   addConnectionFlags(
-    program
-      .command('proxies')
-      .description('Proxy sets')
-      .command('build')
-      .description('Build a proxy set through the proxy-builder and print its id')
-      .option('--dataset <dir|manifest>', 'CUB directory or JSONL manifest', defaultDataset())
-      .option('--model <spec.json>', 'model spec')
-      .option('--engine <tfjs|onnx>', 'backbone runtime', (v) => parseChoice('--engine', v, ['tfjs', 'onnx']))
-      .option(
-        '--proxies <scheme>',
-        'mean | single | onehot | random | uniform (controls)',
-        (v) => parseChoice('--proxies', v, PROXY_SCHEMES),
-        'mean',
-      )
+    addModelFlags(
+      program
+        .command('proxies')
+        .description('Proxy sets')
+        .command('build')
+        .description('Build a proxy set through the proxy-builder and print its id'),
+    )
       .option('--split <name>', 'reference split', 'train')
       .option('--classes <range>', 'class ids')
       .option('--force', 'rebuild even if it exists')

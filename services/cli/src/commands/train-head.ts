@@ -13,8 +13,8 @@ import {
 import { type Command, InvalidArgumentError } from 'commander';
 import { logger } from '../logger.js';
 import { createProgress } from '../progress.js';
-import { defaultDataset } from './explain.js';
 import { parseChoice, parsePositiveInt } from './options.js';
+import { defaultDataset } from './shared-flags.js';
 
 export interface TrainHeadCliOptions {
   dataset: string;

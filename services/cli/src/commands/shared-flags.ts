@@ -1,0 +1,52 @@
+import path from 'node:path';
+import { PROXY_SCHEMES, sharedDir } from '@embedcam/cam';
+import type { Command } from 'commander';
+import { parseChoice, parsePositiveInt, parseTau } from './options.js';
+
+export const defaultDataset = () => path.join(sharedDir(), 'data/cub200-subset');
+
+/** Which data, model and proxies: shared by explain, run and proxies build. */
+export function addModelFlags(cmd: Command): Command {
+  return cmd
+    .option('--dataset <dir|manifest>', 'CUB-200-2011 directory or JSONL manifest', defaultDataset())
+    .option(
+      '--model <spec.json>',
+      'model spec, readable by every worker (default: the shared MobileNetV2, embedding = GAP(out_relu), L2)',
+    )
+    .option(
+      '--engine <tfjs|onnx>',
+      'backbone runtime (default: from the model format; the default model runs on ONNX Runtime where model.onnx exists; env EMBEDCAM_ENGINE)',
+      (v) => parseChoice('--engine', v, ['tfjs', 'onnx']),
+    )
+    .option(
+      '--proxies <scheme>',
+      'mean | single | onehot | random | uniform (controls)',
+      (v) => parseChoice('--proxies', v, PROXY_SCHEMES),
+      'mean',
+    );
+}
+
+/** Which images are explained, and how: shared by explain and run. */
+export function addExplainFlags(cmd: Command): Command {
+  return cmd
+    .option('--classes <range>', 'class ids, e.g. 1-10 or 1-5,8 (default: all)')
+    .option('--split <name>', 'split to explain', 'test')
+    .option('--ref-split <name>', 'split the proxies are built from', 'train')
+    .option('--limit <n>', 'explain at most N images', (v) => parsePositiveInt('--limit', v))
+    .option('--per-class <n>', 'explain at most N images per class', (v) =>
+      parsePositiveInt('--per-class', v),
+    )
+    .option(
+      '--target <gt|predicted|class>',
+      'class to explain: the label, the nearest proxy, or a class id',
+      'gt',
+    )
+    .option(
+      '--resolution <r>',
+      'eval224 (Choe et al.) | original',
+      (v) => parseChoice('--resolution', v, ['eval224', 'original']),
+      'eval224',
+    )
+    .option('--tau <t>', 'heatmap threshold of GT-known Loc (0, 0.01, … 0.99)', parseTau, 0.2)
+    .option('--no-overlays', 'skip the colour overlays');
+}
