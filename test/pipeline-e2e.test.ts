@@ -93,7 +93,7 @@ describe.skipIf(!HAS_SHARED)(
       const aggregator = services.procs.find((p) => p.name === 'aggregator')!;
       let killedWorker = false;
       let restartedAggregator = false;
-      const deadline = Date.now() + 240_000;
+      const deadline = Date.now() + 330_000;
       for (;;) {
         const p = await client.status(runId);
         if (p.status === 'complete') break;
