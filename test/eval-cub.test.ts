@@ -50,5 +50,5 @@ describe.skipIf(!HAS_SHARED)('npm run eval:cub -- --reduced (the evaluation CI r
     expect(tableRows[0]).toContain(`| ${main.meanEnergyRatio.toFixed(3)} (${main.meanChance.toFixed(3)}) |`);
     expect(json.training.recall.head.ks).toEqual([1, 2, 4, 8]);
     expect((await stat(path.join(docs, 'figures/cub-best-worst.png'))).size).toBeGreaterThan(10_000);
-  });
+  }, 600_000);
 });

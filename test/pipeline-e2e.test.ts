@@ -149,7 +149,7 @@ describe.skipIf(!HAS_SHARED)(
       expect(again.runId).toBe(runId);
       expect(again.enqueued).toBe(0);
       expect(again.alreadyDone).toBe(60);
-    });
+    }, 360_000); // processes, a kill and restarts on a shared 2-core machine
 
     it('a corrupt JPEG, a missing object, an unknown class and a box outside the image are listed with reasons', async () => {
       const lines = (await readFile(path.join(CUB_DIR, 'images.txt'), 'utf8')).trim().split('\n');
