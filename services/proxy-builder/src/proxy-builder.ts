@@ -102,7 +102,7 @@ export async function startProxyBuilder(
     const key = storageKeys.proxyPartial(proxyId, shard);
     await store.put(key, JSON.stringify(partial));
     log.info(
-      { proxyId, shard, members: partial.members.length, failed: partial.failures.length },
+      { proxyId, shard, jobId: job.id, members: partial.members.length, failed: partial.failures.length },
       'shard embedded',
     );
     return { partial: key, members: partial.members.length, failed: partial.failures.length };
@@ -141,7 +141,7 @@ export async function startProxyBuilder(
     // Written last: its presence means the set is complete.
     await store.put(storageKeys.proxiesMeta(proxyId), meta, { contentType: 'application/json' });
     log.info(
-      { proxyId, classes: set.size, members: members.length, failed: failures.length },
+      { proxyId, jobId: job.id, classes: set.size, members: members.length, failed: failures.length },
       'proxy set written',
     );
     return { proxyId, classes: set.size };
