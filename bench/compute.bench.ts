@@ -6,7 +6,7 @@ import {
   loadCamModel,
   type ProxyPicker,
 } from '@embedcam/cam';
-import { normalizeMinMax, upsampleBilinear } from '@embedcam/metrics';
+import { upsampleNormalized } from '@embedcam/metrics';
 import * as tf from '@tensorflow/tfjs';
 import { loadCubBatch } from '../test/support/cub-batch.js';
 import { median, seconds } from './support.js';
@@ -26,8 +26,7 @@ const picker: ProxyPicker = (y) => y.slice(); // explain each image against its 
 
 /** Upsampling + normalisation: the part of a heatmap after the CAM itself. */
 function finish(maps: Float32Array, n: number, h: number, w: number) {
-  for (let i = 0; i < n; i++)
-    normalizeMinMax(upsampleBilinear(maps.subarray(i * h * w, (i + 1) * h * w), w, h, 224, 224));
+  for (let i = 0; i < n; i++) upsampleNormalized(maps.subarray(i * h * w, (i + 1) * h * w), w, h, 224, 224);
 }
 
 /**

@@ -3,9 +3,8 @@ import {
   computeImageMetrics,
   type Heatmap,
   type ImageMetrics,
-  normalizeMinMax,
   scaleBox,
-  upsampleBilinear,
+  upsampleNormalized,
   validateBox,
 } from '@embedcam/metrics';
 
@@ -38,7 +37,7 @@ export function evaluateMap(
   const outW = resolution === 'eval224' ? 224 : original.width;
   const outH = resolution === 'eval224' ? 224 : original.height;
   const checked = box ? validateBox(box, original.width, original.height) : null;
-  const { map, allZero } = normalizeMinMax(upsampleBilinear(raw, rawW, rawH, outW, outH));
+  const { map, allZero } = upsampleNormalized(raw, rawW, rawH, outW, outH);
   const heatmap: Heatmap = { width: outW, height: outH, data: map };
   const scaled = checked ? scaleBox(checked, original.width, original.height, outW, outH) : null;
   return { heatmap, metrics: scaled ? computeImageMetrics(heatmap, scaled) : null, allZero, box: scaled };

@@ -87,7 +87,10 @@ function axisWeights(srcN: number, dstN: number, lo: Int32Array, hi: Int32Array,
  * becomes all zero and is flagged instead of being divided by zero (as wsolevaluation does).
  * Non-finite values are a compute bug, not "no signal": they throw rather than being hidden.
  */
-export function normalizeMinMax(map: Float32Array): NormalizedMap {
+export function normalizeMinMax(
+  map: Float32Array,
+  out: Float32Array = new Float32Array(map.length),
+): NormalizedMap {
   let min = Number.POSITIVE_INFINITY;
   let max = Number.NEGATIVE_INFINITY;
   // v·0 is NaN exactly for NaN and ±Infinity: one cheap check instead of isFinite per pixel.
@@ -102,9 +105,23 @@ export function normalizeMinMax(map: Float32Array): NormalizedMap {
     const i = map.findIndex((v) => !Number.isFinite(v));
     throw new RangeError(`normalizeMinMax: non-finite value ${map[i]} at index ${i}`);
   }
-  const out = new Float32Array(map.length);
   const range = max - min;
-  if (map.length === 0 || !(range > 0)) return { map: out, allZero: true };
+  if (map.length === 0 || !(range > 0)) return { map: out.fill(0), allZero: true };
   for (let i = 0; i < map.length; i++) out[i] = (map[i] - min) / range;
   return { map: out, allZero: false };
+}
+
+/**
+ * `normalizeMinMax(upsampleBilinear(...))` normalised in place: the same values bit for bit,
+ * without a second array — this runs once per heatmap.
+ */
+export function upsampleNormalized(
+  src: Float32Array,
+  srcW: number,
+  srcH: number,
+  dstW: number,
+  dstH: number,
+): NormalizedMap {
+  const up = upsampleBilinear(src, srcW, srcH, dstW, dstH);
+  return normalizeMinMax(up, up);
 }

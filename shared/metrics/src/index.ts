@@ -19,7 +19,7 @@ export { componentBoxes } from './components.js';
 export type { Counters } from './counters.js';
 export { imageCounters, isFloatCounter } from './counters.js';
 export type { Heatmap, NormalizedMap } from './heatmap-ops.js';
-export { normalizeMinMax, upsampleBilinear } from './heatmap-ops.js';
+export { normalizeMinMax, upsampleBilinear, upsampleNormalized } from './heatmap-ops.js';
 export type { Delta, ImageMetrics, ImageMetricsOptions } from './image-metrics.js';
 export { computeImageMetrics, DELTA_05, DELTAS, IOU_EPSILON, TAUS } from './image-metrics.js';
 export type { AccuracyAt, MetricsSummary, SummaryOptions } from './summary.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { normalizeMinMax, upsampleBilinear } from '../src/index.js';
+import { normalizeMinMax, upsampleBilinear, upsampleNormalized } from '../src/index.js';
 
 const f32 = (xs: number[]) => Float32Array.from(xs);
 
@@ -70,5 +70,18 @@ describe('normalizeMinMax', () => {
   it('throws on non-finite values instead of hiding them', () => {
     expect(() => normalizeMinMax(f32([0, Number.NaN]))).toThrow(/non-finite value NaN at index 1/);
     expect(() => normalizeMinMax(f32([Number.POSITIVE_INFINITY]))).toThrow(RangeError);
+  });
+});
+
+describe('upsampleNormalized', () => {
+  it('equals normalizeMinMax(upsampleBilinear(…)) bit for bit, and flags zero maps', () => {
+    const raw = Float32Array.from({ length: 49 }, (_, i) => Math.max(0, Math.sin(i * 1.3)) * 0.01);
+    const a = normalizeMinMax(upsampleBilinear(raw, 7, 7, 224, 224));
+    const b = upsampleNormalized(raw, 7, 7, 224, 224);
+    expect(b.allZero).toBe(false);
+    expect(Buffer.from(b.map.buffer).equals(Buffer.from(a.map.buffer))).toBe(true);
+    const zero = upsampleNormalized(new Float32Array(49), 7, 7, 20, 20);
+    expect(zero.allZero).toBe(true);
+    expect(zero.map.every((v) => v === 0)).toBe(true);
   });
 });
