@@ -18,34 +18,11 @@ import {
   saveLayersModel,
   UnsupportedModelError,
 } from '../src/index.js';
+import { maxAbs, maxAbsDiff, normalised } from './map-compare.js';
 
 const N = 4;
 let tmp: string;
 let input: Float32Array;
-
-/** Min–max normalised per image, as the heatmaps are compared by users. */
-function normalised(maps: Float32Array, n: number): Float32Array {
-  const size = maps.length / n;
-  const out = new Float32Array(maps.length);
-  for (let i = 0; i < n; i++) {
-    const m = maps.subarray(i * size, (i + 1) * size);
-    const lo = Math.min(...m);
-    const hi = Math.max(...m);
-    for (let j = 0; j < size; j++) out[i * size + j] = hi > lo ? (m[j] - lo) / (hi - lo) : 0;
-  }
-  return out;
-}
-
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
-  return d;
-}
-
-function maxAbs(a: Float32Array): number {
-  return a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-}
 
 /** Deterministic pseudo-random proxies (one per image). */
 const randomPicker: ProxyPicker = (_y, n, dim) =>

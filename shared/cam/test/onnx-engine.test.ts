@@ -20,6 +20,7 @@ import {
   resolveOnnxThreads,
   UnsupportedModelError,
 } from '../src/index.js';
+import { maxAbs, maxAbsDiff, normalised } from './map-compare.js';
 
 const HAS_ONNX = existsSync(path.join(MODEL_DIR, 'model.onnx'));
 const HAS_TFJS = existsSync(path.join(MODEL_DIR, 'model.json'));
@@ -31,30 +32,6 @@ if (!HAS_ONNX) {
 
 const N = 8;
 const HW = 7 * 7;
-
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
-  return d;
-}
-
-function maxAbs(a: Float32Array): number {
-  return a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-}
-
-/** Min–max normalised per image. */
-function normalised(maps: Float32Array, n: number): Float32Array {
-  const size = maps.length / n;
-  const out = new Float32Array(maps.length);
-  for (let i = 0; i < n; i++) {
-    const m = maps.subarray(i * size, (i + 1) * size);
-    const lo = Math.min(...m);
-    const hi = Math.max(...m);
-    for (let j = 0; j < size; j++) out[i * size + j] = hi > lo ? (m[j] - lo) / (hi - lo) : 0;
-  }
-  return out;
-}
 
 function cosines(a: Float32Array, b: Float32Array, n: number): number[] {
   const dim = a.length / n;
