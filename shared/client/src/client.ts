@@ -5,6 +5,7 @@ import { type DatasetItem, openDataset, selectItems } from '@embedcam/datasets';
 import type { RunSummary } from '@embedcam/explain';
 import {
   createRedis,
+  deleteKeysWithPrefix,
   doneImageIds,
   getRunProgress,
   heatmapJobFor,
@@ -244,7 +245,12 @@ export class EmbedcamClient {
       dataset: { name: ds.name, source: ds.source, split, classes: o.classes },
     };
     const existing = await this.store.getOrNull(storageKeys.runConfig(runId));
-    if (!existing) await this.store.put(storageKeys.runConfig(runId), JSON.stringify(run, null, 2));
+    if (!existing) {
+      // A run unknown to the store starts afresh, even if Redis remembers it (the store was wiped
+      // or changed): its counted images would otherwise point at results that no longer exist.
+      await deleteKeysWithPrefix(this.redis, `${this.config.EMBEDCAM_PREFIX}:run:${runId}`);
+      await this.store.put(storageKeys.runConfig(runId), JSON.stringify(run, null, 2));
+    }
     await initRun(this.redis, this.config.EMBEDCAM_PREFIX, runId, items.length);
 
     const done = await doneImageIds(this.redis, this.config.EMBEDCAM_PREFIX, runId);
