@@ -19,6 +19,7 @@ import { LocalStore } from '@embedcam/storage';
 import { type JobsOptions, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { expect } from 'vitest';
+import { rng } from '../../../shared/metrics/test/random.js';
 import { pipelineEnv } from '../../../test/support/pipeline-env.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -77,17 +78,6 @@ export function loadExplainFixture(): Fixture {
 // ---------------------------------------------------------------------------------------------
 // Synthetic results: CAM-like maps through the real metric code, some zero maps, some images
 // without a box, nearest proxies that are sometimes wrong.
-
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function syntheticResults(n: number, seed = 1, classes = 5): ImageResult[] {
   const rand = rng(seed);

@@ -6,7 +6,7 @@ import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promis
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { errorCode, InvalidKeyError, NotFoundError, StorageError } from './errors.js';
-import type { ObjectBody, ObjectStore, PutOptions } from './object-store.js';
+import { getOrNull, type ObjectBody, type ObjectStore, type PutOptions } from './object-store.js';
 import { validateKey, validatePrefix } from './validate-key.js';
 
 /** In-progress writes are named with this prefix; list skips them and keys may not use it. */
@@ -60,13 +60,8 @@ export class LocalStore implements ObjectStore {
     }
   }
 
-  async getOrNull(key: string): Promise<Buffer | null> {
-    try {
-      return await this.get(key);
-    } catch (err) {
-      if (err instanceof NotFoundError) return null;
-      throw err;
-    }
+  getOrNull(key: string): Promise<Buffer | null> {
+    return getOrNull(this, key);
   }
 
   async exists(key: string): Promise<boolean> {

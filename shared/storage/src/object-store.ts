@@ -1,5 +1,6 @@
 // The one storage interface the pipeline talks to; local directories and S3 both implement it,
 // so services never branch on where their data lives (DESIGN.md §3, "Storage by URI").
+import { NotFoundError } from './errors.js';
 
 /** Bytes accepted by `put`; strings are stored as UTF-8. */
 export type ObjectBody = Buffer | Uint8Array | string;
@@ -28,4 +29,14 @@ export interface ObjectStore {
   delete(key: string): Promise<void>;
   /** Releases clients and sockets; the store must not be used afterwards. */
   close(): Promise<void>;
+}
+
+/** `get`, but null for a missing object: the one implementation both stores' getOrNull use. */
+export async function getOrNull(store: Pick<ObjectStore, 'get'>, key: string): Promise<Buffer | null> {
+  try {
+    return await store.get(key);
+  } catch (err) {
+    if (err instanceof NotFoundError) return null;
+    throw err;
+  }
 }

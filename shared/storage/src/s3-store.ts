@@ -14,8 +14,8 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { InvalidKeyError, NotFoundError } from './errors.js';
-import type { ObjectBody, ObjectStore, PutOptions } from './object-store.js';
+import { InvalidKeyError } from './errors.js';
+import { getOrNull, type ObjectBody, type ObjectStore, type PutOptions } from './object-store.js';
 import { createS3Client, type S3ConnectionOptions } from './s3-client.js';
 import { isS3NotFound, mapS3Error } from './s3-errors.js';
 import { validateBucketName } from './validate-bucket.js';
@@ -81,13 +81,8 @@ export class S3Store implements ObjectStore {
     }
   }
 
-  async getOrNull(key: string): Promise<Buffer | null> {
-    try {
-      return await this.get(key);
-    } catch (err) {
-      if (err instanceof NotFoundError) return null;
-      throw err;
-    }
+  getOrNull(key: string): Promise<Buffer | null> {
+    return getOrNull(this, key);
   }
 
   async exists(key: string): Promise<boolean> {
