@@ -1,7 +1,7 @@
 // Where a compute thread's time goes, step by step, on the pipeline's images: the same steps as
 // compute-thread.ts (decode + resize, forward, head gradient + CAM, upsampling + metrics, PNG),
 // timed one after the other in one thread, in batches as the thread gets them.
-import { decodeProxySet, defaultModelSpec, EmbeddingCam, loadCamModel } from '@embedcam/cam';
+import { decodeProxySet, EmbeddingCam, loadCamModel, resolveModelSpec } from '@embedcam/cam';
 import type { DatasetItem } from '@embedcam/datasets';
 import { evaluateMap, explainBatch, packBatch } from '@embedcam/explain';
 import { encodeHeatmapPng, type PreparedImage, prepareForModel } from '@embedcam/images';
@@ -30,7 +30,7 @@ export class BreakdownBench {
     proxyData: Uint8Array,
     proxyMeta: string,
   ): Promise<BreakdownBench> {
-    const spec = defaultModelSpec(engine === 'onnx' ? 'onnx' : 'tfjs-layers');
+    const spec = await resolveModelSpec('default', engine);
     const model = await loadCamModel(spec, { engine, tfBackend: process.env.EMBEDCAM_TF_BACKEND });
     return new BreakdownBench(new EmbeddingCam(model), decodeProxySet(proxyData, proxyMeta));
   }

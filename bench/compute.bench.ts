@@ -1,10 +1,10 @@
 import {
   type CamModel,
-  defaultModelSpec,
   EmbeddingCam,
   LayerSubgraph,
   loadCamModel,
   type ProxyPicker,
+  resolveModelSpec,
 } from '@embedcam/cam';
 import { upsampleNormalized } from '@embedcam/metrics';
 import * as tf from '@tensorflow/tfjs';
@@ -43,9 +43,7 @@ export async function benchCompute(opts: {
   const nchw = await loadCubBatch(opts.images, 'nchw');
   const rows: ComputeRow[] = [];
   for (const engine of opts.engines ?? (['tfjs', 'onnx'] as const)) {
-    const model = await loadCamModel(defaultModelSpec(engine === 'onnx' ? 'onnx' : 'tfjs-layers'), {
-      engine,
-    });
+    const model = await loadCamModel(await resolveModelSpec('default', engine), { engine });
     const cam = new EmbeddingCam(model);
     const data = model.backbone.inputLayout === 'nchw' ? nchw : nhwc;
     for (const batch of opts.batches) {
@@ -115,7 +113,7 @@ export interface NaiveRow {
  * waste of libraries that also compute those).
  */
 export async function benchNaive(opts: { batch: number; repeats: number }): Promise<NaiveRow> {
-  const spec = defaultModelSpec();
+  const spec = await resolveModelSpec('default', 'tfjs');
   const model: CamModel = await loadCamModel(spec);
   const cam = new EmbeddingCam(model, 'autodiff');
   const { batch } = opts;

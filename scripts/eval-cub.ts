@@ -9,10 +9,10 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   defaultEngine,
-  defaultModelSpec,
   encodeDenseWeights,
   initBackend,
   type ProxyScheme,
+  resolveModelSpec,
 } from '@embedcam/cam';
 import { LocalServices, resolveRedis } from '@embedcam/cli';
 import { EmbedcamClient } from '@embedcam/client';
@@ -69,8 +69,8 @@ const lap = (name: string, since: number) => {
 
 await initBackend();
 const engine = defaultEngine();
-const backbone = backboneSpec(defaultModelSpec(engine === 'onnx' ? 'onnx' : 'tfjs-layers'));
-const tfjsBackbone = defaultModelSpec('tfjs-layers');
+const backbone = backboneSpec(await resolveModelSpec('default', engine));
+const tfjsBackbone = await resolveModelSpec('default', 'tfjs');
 
 // 1. The metric-learning head (Proxy-Anchor), Recall@K on the unseen classes.
 let t = performance.now();

@@ -17,6 +17,7 @@ import {
   validateRunId,
 } from '@embedcam/queues';
 import { type ObjectStore, openStore } from '@embedcam/storage';
+import { formatIssues } from '@embedcam/validation';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import { type CountInput, countResult, defineCountCommand } from './count-result.js';
 import { buildReport, imagesCsv, readStableRunState } from './report.js';
@@ -130,7 +131,7 @@ export async function startAggregator(config: Config, opts: AggregatorOptions = 
       return { run: { runId, configError }, tau: 0.2 };
     }
     if (parsed.success) return { run: parsed.data as Record<string, unknown>, tau: parsed.data.tau };
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    const issues = formatIssues(parsed.error);
     log.warn({ runId, key, issues }, 'run.json is invalid: the report uses τ = 0.2');
     return { run: { runId, configError: `run.json is invalid: ${issues}` }, tau: 0.2 };
   }

@@ -1,3 +1,5 @@
+import { ConfigError } from '@embedcam/config';
+import { formatSettingIssues } from '@embedcam/validation';
 import { z } from 'zod';
 import type { AggregatorOptions } from './aggregator.js';
 
@@ -31,8 +33,7 @@ export function loadAggregatorOptions(env: NodeJS.ProcessEnv = process.env): Agg
   }
   const r = aggregatorEnvSchema.safeParse(raw);
   if (!r.success) {
-    const issues = r.error.issues.map((i) => `${i.message} (got "${raw[String(i.path[0])]}")`);
-    throw new Error(`Invalid configuration:\n  - ${issues.join('\n  - ')}`);
+    throw new ConfigError(formatSettingIssues(r.error, raw));
   }
   const e = r.data;
   return {

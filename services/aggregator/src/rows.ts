@@ -1,4 +1,5 @@
 import type { FailureRecord, SummaryImage } from '@embedcam/explain';
+import { formatIssues } from '@embedcam/validation';
 import { z } from 'zod';
 
 /**
@@ -75,7 +76,7 @@ export function parseImageResult(bytes: Buffer | string): ParsedImageResult {
   }
   const r = imageResultSchema.safeParse(json);
   if (!r.success) {
-    throw new Error(r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; '));
+    throw new Error(formatIssues(r.error));
   }
   return r.data;
 }

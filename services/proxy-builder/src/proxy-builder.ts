@@ -5,8 +5,8 @@ import {
   LABEL_ONLY_SCHEMES,
   loadCamModel,
   type ProxyMember,
+  resolveModelSpec,
 } from '@embedcam/cam';
-import { resolveModelSpec } from '@embedcam/client';
 import type { Config } from '@embedcam/config';
 import type { DatasetItem } from '@embedcam/datasets';
 import { embedItems, toFailureRecord } from '@embedcam/explain';
@@ -50,7 +50,7 @@ export async function startProxyBuilder(
     let cam = cams.get(key);
     if (!cam) {
       cam = (async () => {
-        const spec = await resolveModelSpec(req.model);
+        const spec = await resolveModelSpec(req.model, req.engine ?? config.EMBEDCAM_ENGINE);
         const model = await loadCamModel(spec, {
           engine: req.engine ?? config.EMBEDCAM_ENGINE,
           tfBackend: config.EMBEDCAM_TF_BACKEND,

@@ -1,5 +1,5 @@
-import { decodeProxySet, EmbeddingCam, loadCamModel, modelFingerprint } from '@embedcam/cam';
-import { EmbedcamClient, normalizeModelRef, resolveModelSpec } from '@embedcam/client';
+import { decodeProxySet, EmbeddingCam, loadCamModel, modelFingerprint, resolveModel } from '@embedcam/cam';
+import { EmbedcamClient } from '@embedcam/client';
 import { openDataset, selectItems } from '@embedcam/datasets';
 import { buildProxiesFromItems, readLocalImage } from '@embedcam/explain';
 import { storageKeys } from '@embedcam/queues';
@@ -37,7 +37,7 @@ describe.skipIf(!HAS_SHARED)('proxy-builder: sharded flow on real CUB images', (
       expect(sharded.meta.classes.map((c) => c.count)).toEqual([30, 30]);
 
       // The same default model the client and the proxy-builder resolve (ONNX where model.onnx exists).
-      const spec = await resolveModelSpec(normalizeModelRef(undefined));
+      const { spec } = await resolveModel(undefined);
       const cam = new EmbeddingCam(await loadCamModel(spec));
       const ds = await openDataset(CUB_DIR);
       const { proxies: local } = await buildProxiesFromItems(

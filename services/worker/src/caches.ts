@@ -1,6 +1,7 @@
 import { decodeProxySet, type ProxySet } from '@embedcam/cam';
 import { type RunConfig, runConfigSchema, storageKeys } from '@embedcam/queues';
 import type { ObjectStore } from '@embedcam/storage';
+import { formatIssues } from '@embedcam/validation';
 import { JobFailure } from './failures.js';
 
 /**
@@ -72,7 +73,7 @@ export async function loadRunConfig(store: ObjectStore, runId: string): Promise<
   }
   const parsed = runConfigSchema.safeParse(raw);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    const issues = formatIssues(parsed.error);
     throw new JobFailure('bad-run-config', `${key} is not a valid run configuration: ${issues}.`, true);
   }
   return parsed.data;

@@ -5,4 +5,3 @@ export {
   startWorker,
   type WorkerStats,
 } from './heatmap-worker.js';
-export { exitOnSignals } from './signals.js';

@@ -1,11 +1,10 @@
 // The worker process: `tsx services/worker/src/main.ts` (the CLI's `embedcam worker` does the same
-// through startWorker + exitOnSignals). Configuration from the environment (see @embedcam/config);
+// through startWorker + runService). Configuration from the environment (see @embedcam/config);
 // WORKER_SHUTDOWN_TIMEOUT_MS bounds how long SIGTERM waits for in-flight jobs before handing them
 // back to the queue; a second signal hands them back at once.
 import { ConfigError, loadConfig } from '@embedcam/config';
-import { createLogger } from '@embedcam/queues';
+import { createLogger, runService } from '@embedcam/queues';
 import { startWorker } from './heatmap-worker.js';
-import { exitOnSignals } from './signals.js';
 
 let config: ReturnType<typeof loadConfig>;
 try {
@@ -16,7 +15,7 @@ try {
 }
 const log = createLogger('worker', config.LOG_LEVEL);
 const worker = await startWorker(config, { log });
-exitOnSignals(worker, log);
+runService(worker, { name: 'worker', log });
 log.info(
   {
     prefix: config.EMBEDCAM_PREFIX,

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { formatIssues } from '@embedcam/validation';
 import { z } from 'zod';
 
 const preprocessSchema = z.discriminatedUnion('mode', [
@@ -87,7 +88,7 @@ export class ModelSpecError extends Error {
 export function parseModelSpec(raw: unknown, baseDir: string, source = '<inline>'): ModelSpec {
   const parsed = modelSpecSchema.safeParse(raw);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    const issues = formatIssues(parsed.error);
     throw new ModelSpecError(source, `${issues}. See README "Model specs" for the expected fields.`);
   }
   const spec = parsed.data;

@@ -1,16 +1,7 @@
 import { createHash } from 'node:crypto';
+import { formatIssues } from '@embedcam/validation';
 import { z } from 'zod';
-
-/**
- * `mean` (Normalized Mean Proxy), `single` (medoid), `onehot` (classifier logits: Grad-CAM), and two
- * controls that need no images: `random` (a seeded random unit vector per class) and `uniform`
- * (p = 1: with a bare GAP head without normalisation every channel gets the same weight, so the
- * map is the channel-mean activation).
- */
-export type ProxyScheme = 'mean' | 'single' | 'onehot' | 'random' | 'uniform';
-export const PROXY_SCHEMES: readonly ProxyScheme[] = ['mean', 'single', 'onehot', 'random', 'uniform'];
-/** Schemes computed from the labels alone (no reference image is embedded). */
-export const LABEL_ONLY_SCHEMES: readonly ProxyScheme[] = ['onehot', 'random', 'uniform'];
+import { type ProxyScheme, proxySchemeSchema } from './proxy-scheme.js';
 
 export interface ProxyClass {
   label: number;
@@ -25,7 +16,7 @@ const metaSchema = z.object({
   format: z.literal('embedcam-proxies'),
   version: z.literal(1),
   id: z.string(),
-  scheme: z.enum(['mean', 'single', 'onehot', 'random', 'uniform']),
+  scheme: proxySchemeSchema,
   dim: z.number().int().positive(),
   dtype: z.literal('float32'),
   byteOrder: z.literal('little'),
@@ -284,9 +275,7 @@ export function decodeProxySet(data: Uint8Array, metaJson: string, source = 'pro
   }
   const parsed = metaSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new Error(
-      `${source}: invalid metadata (${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}).`,
-    );
+    throw new Error(`${source}: invalid metadata (${formatIssues(parsed.error)}).`);
   }
   const meta = parsed.data;
   const expected = meta.classes.length * meta.dim * 4;

@@ -1,5 +1,11 @@
 import { createHash } from 'node:crypto';
-import { LABEL_ONLY_SCHEMES, modelFingerprint, type ProxyScheme, proxySetId } from '@embedcam/cam';
+import {
+  LABEL_ONLY_SCHEMES,
+  modelFingerprint,
+  type ProxyScheme,
+  proxySetId,
+  resolveModel,
+} from '@embedcam/cam';
 import type { Config } from '@embedcam/config';
 import { type DatasetItem, openDataset, selectItems } from '@embedcam/datasets';
 import type { RunSummary } from '@embedcam/explain';
@@ -21,7 +27,6 @@ import {
 import { type ObjectStore, openStore } from '@embedcam/storage';
 import { FlowProducer, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { type ModelRef, normalizeModelRef, resolveModelSpec } from './model-ref.js';
 
 export interface DatasetSelection {
   /** CUB directory or JSONL manifest (read by the client; image URIs must be readable by workers). */
@@ -105,8 +110,7 @@ export class EmbedcamClient {
    * of the reference images and whose parent reduces them. Resolves with the proxy id.
    */
   async buildProxies(o: BuildProxiesOptions): Promise<string> {
-    const modelRef = normalizeModelRef(o.model, o.engine);
-    const spec = await resolveModelSpec(modelRef);
+    const { ref: modelRef, spec } = await resolveModel(o.model, o.engine);
     const fingerprint = await modelFingerprint(spec);
     const ds = await openDataset(o.dataset);
     const items = selectItems(ds, {
@@ -197,8 +201,7 @@ export class EmbedcamClient {
 
   /** Submits a run: proxies first (built if missing), then one heatmap job per image without a result. */
   async submitRun(o: SubmitRunOptions): Promise<SubmitResult> {
-    const modelRef: ModelRef = normalizeModelRef(o.model, o.engine);
-    const spec = await resolveModelSpec(modelRef);
+    const { ref: modelRef, spec } = await resolveModel(o.model, o.engine);
     const fingerprint = await modelFingerprint(spec);
     const split = o.split ?? 'test';
     const proxyId =

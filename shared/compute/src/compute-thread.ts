@@ -5,13 +5,11 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import {
   decodeProxySet,
-  defaultModelSpec,
   EmbeddingCam,
   loadCamModel,
-  loadModelSpec,
-  type ModelSpec,
   modelFingerprint,
   type ProxySet,
+  resolveModelSpec,
 } from '@embedcam/cam';
 import type { DatasetItem } from '@embedcam/datasets';
 import { explainBatch, type LoadedItem, packBatch, toFailure } from '@embedcam/explain';
@@ -42,19 +40,13 @@ function ownBuffer(a: Float32Array): Float32Array {
     : a.slice();
 }
 
-async function resolveSpec(model: string, engine?: 'tfjs' | 'onnx'): Promise<ModelSpec> {
-  if (model === 'default') return defaultModelSpec(engine === 'onnx' ? 'onnx' : 'tfjs-layers');
-  if (model === 'default-onnx') return defaultModelSpec('onnx');
-  return loadModelSpec(model);
-}
-
 let cam: EmbeddingCam;
 const proxies = new Map<string, ProxySet>();
 const proxyErrors = new Map<string, Error>();
 
 async function start(): Promise<void> {
   try {
-    const spec = await resolveSpec(init.model, init.engine);
+    const spec = await resolveModelSpec(init.model, init.engine);
     const model = await loadCamModel(spec, { engine: init.engine, tfBackend: init.tfBackend });
     cam = new EmbeddingCam(model, init.gradient ?? 'auto');
     const info: ModelInfo = {

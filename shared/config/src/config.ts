@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { formatSettingIssues } from '@embedcam/validation';
 import { z } from 'zod';
 
 const intFrom = (name: string, min: number, max: number) =>
@@ -85,14 +86,7 @@ export function loadConfig(
   }
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((i) => {
-        const key = String(i.path[0] ?? '');
-        return i.message.includes(key)
-          ? `${i.message} (got "${raw[key]}")`
-          : `${key}: ${i.message} (got "${raw[key]}")`;
-      }),
-    );
+    throw new ConfigError(formatSettingIssues(parsed.error, raw));
   }
   return parsed.data;
 }

@@ -1,3 +1,5 @@
+import { proxySchemeSchema } from '@embedcam/cam/proxy-scheme';
+import { formatIssues } from '@embedcam/validation';
 import { z } from 'zod';
 
 const box = z.tuple([z.number(), z.number(), z.number(), z.number()]);
@@ -54,7 +56,7 @@ export type RunConfig = z.infer<typeof runConfigSchema>;
 /** A proxy build request; stored at proxies/<id>/request.json. */
 export const proxyRequestSchema = z.object({
   proxyId: z.string(),
-  scheme: z.enum(['mean', 'single', 'onehot', 'random', 'uniform']),
+  scheme: proxySchemeSchema,
   model: z.string(),
   engine: z.enum(['tfjs', 'onnx']).optional(),
   modelName: z.string(),
@@ -99,7 +101,7 @@ export type ProxyPartial = z.infer<typeof proxyPartialSchema>;
 export function parsePayload<T>(schema: z.ZodType<T>, data: unknown, what: string): T {
   const r = schema.safeParse(data);
   if (!r.success) {
-    const issues = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    const issues = formatIssues(r.error);
     const err = new Error(`Malformed ${what} payload: ${issues}`);
     (err as Error & { permanent: boolean }).permanent = true;
     throw err;

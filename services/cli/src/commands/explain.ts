@@ -1,15 +1,13 @@
 import path from 'node:path';
 import {
-  defaultEngine,
-  defaultModelSpec,
   EmbeddingCam,
   type GradientMode,
   initBackend,
   LABEL_ONLY_SCHEMES,
   loadCamModel,
-  loadModelSpec,
   modelFingerprint,
   type ProxyScheme,
+  resolveModel,
 } from '@embedcam/cam';
 import { formatSummary, openDataset, selectItems, summarizeDataset } from '@embedcam/datasets';
 import { type CamTarget, type EvalResolution, readLocalImage, runExplain } from '@embedcam/explain';
@@ -77,9 +75,7 @@ export async function explainCommand(opts: ExplainCliOptions) {
   const target = parseTarget(opts.target);
   const backend = await initBackend(opts.tfBackend);
   log.info({ backend: backend.backend, skipped: backend.tried }, `TF.js backend: ${backend.backend}`);
-  const spec = opts.model
-    ? await loadModelSpec(opts.model)
-    : defaultModelSpec((opts.engine ?? defaultEngine()) === 'onnx' ? 'onnx' : 'tfjs-layers');
+  const { spec } = await resolveModel(opts.model, opts.engine);
   const model = await loadCamModel(spec, { engine: opts.engine });
   const cam = new EmbeddingCam(model, opts.gradient);
   const fingerprint = await modelFingerprint(spec);

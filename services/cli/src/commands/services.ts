@@ -1,40 +1,12 @@
+import { runService, type Service } from '@embedcam/queues';
 import type { Command } from 'commander';
 import { logger } from '../logger.js';
 import { parsePositiveInt } from './options.js';
 import { addConnectionFlags, type ConnectionFlags, connect } from './pipeline-options.js';
 
-interface Handle {
-  close(): Promise<void>;
-}
-
-/** Runs a service in this process until SIGTERM/SIGINT, then closes it gracefully. */
-async function serve(
-  name: string,
-  start: () => Promise<Handle>,
-  stopRedis: () => Promise<void>,
-): Promise<void> {
-  const handle = await start();
-  await new Promise<void>((resolve) => {
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) process.exit(1);
-      stopping = true;
-      logger.info({ service: name, signal }, `${name}: finishing in-flight work, then exiting`);
-      handle
-        .close()
-        .then(stopRedis)
-        .then(resolve, (err) => {
-          logger.error({ err }, `${name}: error while closing`);
-          process.exit(1);
-        });
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-    // Started by another process with an IPC channel (embedcam run, tests): stop when it goes away,
-    // even if it was killed without cleaning up.
-    if (process.connected) process.once('disconnect', () => stop('parent exited'));
-  });
-  process.exit(0);
+/** Runs a service in this process until SIGTERM/SIGINT or the parent's exit (see runService). */
+async function serve(name: string, start: () => Promise<Service>, stopRedis: () => Promise<void>) {
+  runService(await start(), { name, log: logger, afterClose: stopRedis });
 }
 
 export function registerServices(program: Command): void {

@@ -20,7 +20,7 @@ export function addModelFlags(cmd: Command): Command {
     )
     .option(
       '--proxies <scheme>',
-      'mean | single | onehot | random | uniform (controls)',
+      `${PROXY_SCHEMES.join(' | ')} (random and uniform are controls)`,
       (v) => parseChoice('--proxies', v, PROXY_SCHEMES),
       'mean',
     );

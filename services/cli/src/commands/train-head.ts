@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { defaultModelSpec, initBackend, loadModelSpec } from '@embedcam/cam';
+import { initBackend, resolveModel } from '@embedcam/cam';
 import { toClassRange } from '@embedcam/datasets';
 import {
   DEFAULT_FEATURE_CACHE_DIR,
@@ -178,7 +178,8 @@ export async function trainHeadCommand(opts: TrainHeadCliOptions): Promise<Train
   const log = logger.child({ cmd: 'train-head' });
   const backend = await initBackend(opts.tfBackend);
   log.info({ backend: backend.backend, skipped: backend.tried }, `TF.js backend: ${backend.backend}`);
-  const spec = opts.model ? await loadModelSpec(opts.model) : defaultModelSpec();
+  // Training differentiates the head with TF.js, so the default model is its TF.js copy.
+  const { spec } = await resolveModel(opts.model, 'tfjs');
   const progress = createProgress(log);
   let lastLoss = Number.NaN;
   try {
