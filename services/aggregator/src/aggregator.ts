@@ -6,18 +6,18 @@ import {
   createLogger,
   createRedis,
   isPermanent,
+  JOB_RETENTION,
   type Logger,
   parsePayload,
   QUEUES,
   type ResultJob,
+  readRunConfig,
   resultJobSchema,
-  runConfigSchema,
   runKeys,
   storageKeys,
   validateRunId,
 } from '@embedcam/queues';
 import { type ObjectStore, openStore } from '@embedcam/storage';
-import { formatIssues } from '@embedcam/validation';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import { type CountInput, countResult, defineCountCommand } from './count-result.js';
 import { buildReport, imagesCsv, readStableRunState } from './report.js';
@@ -116,24 +116,13 @@ export async function startAggregator(config: Config, opts: AggregatorOptions = 
   const reportLockMs = opts.reportLockMs ?? 120_000;
 
   async function loadRun(runId: string): Promise<{ run: Record<string, unknown>; tau: number }> {
-    const key = storageKeys.runConfig(runId);
-    const bytes = await store.getOrNull(key);
-    if (!bytes) {
-      log.warn({ runId, key }, 'run.json not found: the report uses τ = 0.2 and has no run details');
-      return { run: { runId }, tau: 0.2 };
-    }
-    let parsed: ReturnType<typeof runConfigSchema.safeParse>;
-    try {
-      parsed = runConfigSchema.safeParse(JSON.parse(bytes.toString()));
-    } catch (err) {
-      const configError = `run.json is not JSON: ${(err as Error).message}`;
-      log.warn({ runId, key, err: configError }, 'run.json is invalid: the report uses τ = 0.2');
-      return { run: { runId, configError }, tau: 0.2 };
-    }
-    if (parsed.success) return { run: parsed.data as Record<string, unknown>, tau: parsed.data.tau };
-    const issues = formatIssues(parsed.error);
-    log.warn({ runId, key, issues }, 'run.json is invalid: the report uses τ = 0.2');
-    return { run: { runId, configError: `run.json is invalid: ${issues}` }, tau: 0.2 };
+    const r = await readRunConfig(store, runId);
+    if (r.ok) return { run: r.config as Record<string, unknown>, tau: r.config.tau };
+    log.warn(
+      { runId, key: r.key, err: r.message },
+      'run.json is missing or invalid: the report uses τ = 0.2',
+    );
+    return { run: r.problem === 'missing' ? { runId } : { runId, configError: r.message }, tau: 0.2 };
   }
 
   /** Writes the report unless another aggregator is writing it; true when written. */
@@ -267,8 +256,7 @@ export async function startAggregator(config: Config, opts: AggregatorOptions = 
     lockDuration: opts.lockDurationMs ?? config.JOB_LOCK_MS,
     stalledInterval: opts.stalledIntervalMs ?? config.STALLED_INTERVAL_MS,
     maxStalledCount: opts.maxStalledCount ?? 10,
-    removeOnComplete: { age: 24 * 3600, count: 10_000 },
-    removeOnFail: { age: 7 * 24 * 3600 },
+    ...JOB_RETENTION.results,
   });
   worker.on('error', (err) => log.error({ err: err.message }, 'results worker error'));
   worker.on('failed', (job, err) =>

@@ -1,7 +1,6 @@
 import { decodeProxySet, type ProxySet } from '@embedcam/cam';
-import { type RunConfig, runConfigSchema, storageKeys } from '@embedcam/queues';
+import { type RunConfig, readRunConfig, storageKeys } from '@embedcam/queues';
 import type { ObjectStore } from '@embedcam/storage';
-import { formatIssues } from '@embedcam/validation';
 import { JobFailure } from './failures.js';
 
 /**
@@ -50,33 +49,11 @@ function isNotFound(err: unknown): boolean {
  * run-not-found; unreadable JSON or a wrong shape: bad-run-config at once.
  */
 export async function loadRunConfig(store: ObjectStore, runId: string): Promise<RunConfig> {
-  const key = storageKeys.runConfig(runId);
-  let text: string;
-  try {
-    text = (await store.get(key)).toString('utf8');
-  } catch (err) {
-    if (isNotFound(err)) {
-      throw new JobFailure(
-        'run-not-found',
-        `Run ${runId} has no configuration at ${key} in ${store.uri}; submit the run again.`,
-        false,
-        { cause: err },
-      );
-    }
-    throw err;
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw new JobFailure('bad-run-config', `${key} is not valid JSON (${(err as Error).message}).`, true);
-  }
-  const parsed = runConfigSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issues = formatIssues(parsed.error);
-    throw new JobFailure('bad-run-config', `${key} is not a valid run configuration: ${issues}.`, true);
-  }
-  return parsed.data;
+  const r = await readRunConfig(store, runId);
+  if (r.ok) return r.config;
+  if (r.problem === 'missing')
+    throw new JobFailure('run-not-found', `${r.message}; submit the run again.`, false);
+  throw new JobFailure('bad-run-config', `${r.message}.`, true);
 }
 
 export interface StoredProxies {

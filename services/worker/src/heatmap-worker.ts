@@ -31,6 +31,7 @@ import {
   type ResultJob,
   type RunConfig,
   resultJobId,
+  resultJobOptions,
   storageKeys,
 } from '@embedcam/queues';
 import { type ObjectStore, openStore, readUri } from '@embedcam/storage';
@@ -310,8 +311,7 @@ export async function startWorker(config: Config, opts: StartWorkerOptions = {})
   async function publish(r: ResultJob): Promise<void> {
     await results.add('result', r, {
       jobId: resultJobId(r.runId, r.imageId),
-      attempts: config.JOB_ATTEMPTS,
-      backoff: { type: 'exponential', delay: 1000 },
+      ...resultJobOptions(config.JOB_ATTEMPTS),
     });
   }
 

@@ -22,6 +22,7 @@ import {
   type RunConfig,
   type RunProgress,
   storageKeys,
+  submittedJobOptions,
   validateRunId,
 } from '@embedcam/queues';
 import { type ObjectStore, openStore } from '@embedcam/storage';
@@ -96,15 +97,6 @@ export class EmbedcamClient {
     this.flows = new FlowProducer(opts);
   }
 
-  private jobOptions() {
-    return {
-      attempts: this.config.JOB_ATTEMPTS,
-      backoff: { type: 'exponential' as const, delay: 1000 },
-      removeOnComplete: { age: 3600, count: 10_000 },
-      removeOnFail: { age: 7 * 24 * 3600 },
-    };
-  }
-
   /**
    * Builds (or finds) a proxy set through the proxy-builder: a flow whose children embed shards
    * of the reference images and whose parent reduces them. Resolves with the proxy id.
@@ -153,7 +145,7 @@ export class EmbedcamClient {
     await this.store.put(storageKeys.proxyRequest(proxyId), JSON.stringify(request));
     // A fresh build id per attempt: BullMQ ignores adding an existing job id, and a forced rebuild must run.
     const build = `${proxyId}-${Date.now().toString(36)}`;
-    const opts = this.jobOptions();
+    const opts = submittedJobOptions(this.config.JOB_ATTEMPTS);
     await this.flows.add({
       name: 'reduce',
       queueName: QUEUES.proxies,
@@ -258,7 +250,7 @@ export class EmbedcamClient {
 
     const done = await doneImageIds(this.redis, this.config.EMBEDCAM_PREFIX, runId);
     const missing = items.filter((it) => !done.has(it.id));
-    const opts = this.jobOptions();
+    const opts = submittedJobOptions(this.config.JOB_ATTEMPTS);
     for (let i = 0; i < missing.length; i += CHUNK) {
       await this.heatmaps.addBulk(
         missing.slice(i, i + CHUNK).map((it) => {
