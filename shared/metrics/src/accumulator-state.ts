@@ -126,13 +126,26 @@ export function addImage(state: AccumulatorState, m: ImageMetrics): void {
   }
   if (m.pointing) state.pointing += 1;
   if (m.centrePointing) state.centrePointing += 1;
+  addHits(state, {
+    largest: m.largestHits,
+    bestMatch: m.bestMatchHits,
+    centred: m.centredHits,
+    uniform: m.uniformHits,
+    centredEnergySum: m.centredEnergy,
+  });
+}
+
+type HitArrays = Pick<AccumulatorState, 'largest' | 'bestMatch' | 'centred' | 'uniform' | 'centredEnergySum'>;
+
+/** Adds per-δ hit counts (of one image, or of another accumulator) into the state. */
+function addHits(dst: HitArrays, src: HitArrays): void {
   for (let d = 0; d < DELTAS.length; d++) {
-    addInto(state.largest[d], m.largestHits[d]);
-    addInto(state.bestMatch[d], m.bestMatchHits[d]);
-    addInto(state.centred[d], m.centredHits[d]);
+    addInto(dst.largest[d], src.largest[d]);
+    addInto(dst.bestMatch[d], src.bestMatch[d]);
+    addInto(dst.centred[d], src.centred[d]);
   }
-  addInto(state.uniform, m.uniformHits);
-  addInto(state.centredEnergySum, m.centredEnergy);
+  addInto(dst.uniform, src.uniform);
+  addInto(dst.centredEnergySum, src.centredEnergySum);
 }
 
 export function mergeState(dst: AccumulatorState, src: AccumulatorState): void {
@@ -153,13 +166,7 @@ export function mergeState(dst: AccumulatorState, src: AccumulatorState): void {
   dst.insideOutsideCount += src.insideOutsideCount;
   dst.pointing += src.pointing;
   dst.centrePointing += src.centrePointing;
-  for (let d = 0; d < DELTAS.length; d++) {
-    addInto(dst.largest[d], src.largest[d]);
-    addInto(dst.bestMatch[d], src.bestMatch[d]);
-    addInto(dst.centred[d], src.centred[d]);
-  }
-  addInto(dst.uniform, src.uniform);
-  addInto(dst.centredEnergySum, src.centredEnergySum);
+  addHits(dst, src);
 }
 
 /** Validate untrusted JSON (a stored report, a message) as an accumulator state; returns a copy. */

@@ -1,4 +1,5 @@
 import type { Box } from './box.js';
+import { neighbours8 } from './neighbours.js';
 
 /** One connected region of a thresholded map. */
 export interface Component {
@@ -35,6 +36,7 @@ export function componentBoxes(
   const n = width * height;
   const seen = new Uint8Array(n);
   const stack = new Int32Array(n);
+  const near = new Int32Array(8);
   const found: Array<Component & { first: number }> = [];
   for (let start = 0; start < n; start++) {
     if (seen[start] || !(map[start] >= threshold)) continue;
@@ -55,17 +57,12 @@ export function componentBoxes(
       if (px > x1) x1 = px;
       if (py < y0) y0 = py;
       if (py > y1) y1 = py;
-      const ya = py > 0 ? py - 1 : 0;
-      const yb = py < height - 1 ? py + 1 : py;
-      const xa = px > 0 ? px - 1 : 0;
-      const xb = px < width - 1 ? px + 1 : px;
-      for (let y = ya; y <= yb; y++) {
-        for (let x = xa; x <= xb; x++) {
-          const q = y * width + x;
-          if (!seen[q] && map[q] >= threshold) {
-            seen[q] = 1;
-            stack[top++] = q;
-          }
+      const k = neighbours8(p, width, height, near);
+      for (let i = 0; i < k; i++) {
+        const q = near[i];
+        if (!seen[q] && map[q] >= threshold) {
+          seen[q] = 1;
+          stack[top++] = q;
         }
       }
     }

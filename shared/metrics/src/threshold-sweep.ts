@@ -1,4 +1,5 @@
 import type { Box } from './box.js';
+import { neighbours8 } from './neighbours.js';
 
 /** Per-threshold IoUs of the predicted boxes with the ground truth (see {@link sweepThresholds}). */
 export interface SweepResult {
@@ -96,6 +97,7 @@ class ComponentForest {
   private readonly first: Int32Array; // first raster pixel of the component
   private readonly roots: Int32Array; // candidate roots; stale ones are dropped in score()
   private rootCount = 0;
+  private readonly near = new Int32Array(8); // scratch for neighbours8
 
   constructor(
     private readonly width: number,
@@ -113,7 +115,7 @@ class ComponentForest {
   }
 
   activate(order: Int32Array, from: number, to: number): void {
-    const { width, height, parent, size, minX, maxX, minY, maxY, first, roots } = this;
+    const { width, height, parent, size, minX, maxX, minY, maxY, first, roots, near } = this;
     for (let k = from; k < to; k++) {
       const p = order[k];
       const px = p % width;
@@ -127,33 +129,28 @@ class ComponentForest {
       first[p] = p;
       roots[this.rootCount++] = p;
       let rp = p;
-      const ya = py > 0 ? py - 1 : 0;
-      const yb = py < height - 1 ? py + 1 : py;
-      const xa = px > 0 ? px - 1 : 0;
-      const xb = px < width - 1 ? px + 1 : px;
-      for (let y = ya; y <= yb; y++) {
-        for (let x = xa; x <= xb; x++) {
-          let rq = y * width + x;
-          if (rq === p || parent[rq] === -1) continue;
-          while (parent[rq] !== rq) {
-            parent[rq] = parent[parent[rq]]; // path halving
-            rq = parent[rq];
-          }
-          if (rq === rp) continue;
-          if (size[rq] > size[rp]) {
-            const swap = rq;
-            rq = rp;
-            rp = swap;
-          }
-          // Union by size: rq's tree joins rp's.
-          parent[rq] = rp;
-          size[rp] += size[rq];
-          if (minX[rq] < minX[rp]) minX[rp] = minX[rq];
-          if (maxX[rq] > maxX[rp]) maxX[rp] = maxX[rq];
-          if (minY[rq] < minY[rp]) minY[rp] = minY[rq];
-          if (maxY[rq] > maxY[rp]) maxY[rp] = maxY[rq];
-          if (first[rq] < first[rp]) first[rp] = first[rq];
+      const count = neighbours8(p, width, height, near);
+      for (let i = 0; i < count; i++) {
+        let rq = near[i];
+        if (parent[rq] === -1) continue;
+        while (parent[rq] !== rq) {
+          parent[rq] = parent[parent[rq]]; // path halving
+          rq = parent[rq];
         }
+        if (rq === rp) continue;
+        if (size[rq] > size[rp]) {
+          const swap = rq;
+          rq = rp;
+          rp = swap;
+        }
+        // Union by size: rq's tree joins rp's.
+        parent[rq] = rp;
+        size[rp] += size[rq];
+        if (minX[rq] < minX[rp]) minX[rp] = minX[rq];
+        if (maxX[rq] > maxX[rp]) maxX[rp] = maxX[rq];
+        if (minY[rq] < minY[rp]) minY[rp] = minY[rq];
+        if (maxY[rq] > maxY[rp]) maxY[rp] = maxY[rq];
+        if (first[rq] < first[rp]) first[rp] = first[rq];
       }
     }
   }
