@@ -3,8 +3,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
+import { HAS_CUB, MODEL_DIR } from '@embedcam/test-support/shared-data';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { HAS_CUB, MODEL_DIR } from '../../../test/support/shared-data.js';
 import {
   type CamBatch,
   type CamModel,
@@ -201,7 +201,7 @@ describe.skipIf(!HAS_ONNX)('ONNX engine on the shared MobileNetV2', () => {
     let tfjs: CamModel;
 
     beforeAll(async () => {
-      const { loadCubBatch } = await import('../../../test/support/cub-batch.js');
+      const { loadCubBatch } = await import('@embedcam/test-support/cub-batch');
       nhwc = await loadCubBatch(N, 'nhwc');
       nchw = await loadCubBatch(N, 'nchw');
       onnx = await load(defaultModelSpec('onnx'));
