@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { HAS_CUB, MODEL_DIR } from '@embedcam/test-support/shared-data';
+import { HAS_CUB, HAS_ONNX, HAS_MODEL as HAS_TFJS, MODEL_DIR } from '@embedcam/test-support/shared-data';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   type CamBatch,
@@ -21,14 +21,6 @@ import {
   UnsupportedModelError,
 } from '../src/index.js';
 import { maxAbs, maxAbsDiff, normalised } from './map-compare.js';
-
-const HAS_ONNX = existsSync(path.join(MODEL_DIR, 'model.onnx'));
-const HAS_TFJS = existsSync(path.join(MODEL_DIR, 'model.json'));
-if (!HAS_ONNX) {
-  console.warn(
-    `[embedcam tests] ${path.join(MODEL_DIR, 'model.onnx')} not found (set EMBEDCAM_SHARED_DIR): the ONNX engine tests on the shared model are skipped.`,
-  );
-}
 
 const N = 8;
 const HW = 7 * 7;
