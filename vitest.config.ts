@@ -5,6 +5,8 @@ export default defineConfig({
     include: ['shared/*/test/**/*.test.ts', 'services/*/test/**/*.test.ts', 'test/**/*.test.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
+    // EMBEDCAM_REQUIRE_SHARED=1 turns missing shared data into a failed run instead of skipped suites.
+    globalSetup: ['test/support/global-setup.ts'],
     // Model-heavy suites compete for 2 cores; keep forks bounded.
     pool: 'forks',
     maxWorkers: 2,

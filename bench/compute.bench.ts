@@ -7,8 +7,8 @@ import {
   resolveModelSpec,
 } from '@embedcam/cam';
 import { upsampleNormalized } from '@embedcam/metrics';
+import { loadCubBatch } from '@embedcam/test-support/cub-batch';
 import * as tf from '@tensorflow/tfjs';
-import { loadCubBatch } from '../test/support/cub-batch.js';
 import { median, seconds } from './support.js';
 
 export interface ComputeRow {

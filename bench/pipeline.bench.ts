@@ -31,9 +31,9 @@ import {
   storageKeys,
 } from '@embedcam/queues';
 import { readUri } from '@embedcam/storage';
+import { CUB_DIR } from '@embedcam/test-support/shared-data';
 import type { WorkerStats } from '@embedcam/worker';
 import { Queue, Worker } from 'bullmq';
-import { CUB_DIR } from '../test/support/shared-data.js';
 import { BreakdownBench, type ComputeBreakdown } from './breakdown.js';
 import { type BenchWorker, type Child, Deployment } from './deployment.js';
 import { type CpuSample, cpuDelta, cpuOf, peakRssMiB } from './proc.js';

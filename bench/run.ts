@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { redisAnswers } from '@embedcam/queues';
-import { HAS_SHARED, SHARED_DIR } from '../test/support/shared-data.js';
+import { HAS_SHARED, SHARED_DIR } from '@embedcam/test-support/shared-data';
 import { benchCompute, benchNaive } from './compute.bench.js';
 import { activeDeployments, benchPipeline } from './pipeline.bench.js';
 import { type BenchResults, renderMarkdown } from './report.js';

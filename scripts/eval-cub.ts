@@ -13,6 +13,7 @@ import {
   initBackend,
   type ProxyScheme,
   resolveModelSpec,
+  sharedDir,
 } from '@embedcam/cam';
 import { LocalServices, resolveRedis } from '@embedcam/cli';
 import { EmbedcamClient } from '@embedcam/client';
@@ -35,10 +36,7 @@ const { values: args } = parseArgs({
   options: {
     dataset: {
       type: 'string',
-      default: path.join(
-        process.env.EMBEDCAM_SHARED_DIR ?? path.resolve(import.meta.dirname, '../../shared'),
-        'data/cub200-subset',
-      ),
+      default: path.join(sharedDir(), 'data/cub200-subset'),
     },
     'train-classes': { type: 'string', default: '1-15' },
     'test-classes': { type: 'string', default: '16-30' },

@@ -3,8 +3,8 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { HAS_SHARED } from '@embedcam/test-support/shared-data';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HAS_SHARED } from './support/shared-data.js';
 
 const run = promisify(execFile);
 const REPO = path.resolve(import.meta.dirname, '..');

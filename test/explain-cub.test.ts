@@ -5,8 +5,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { explainCommand } from '@embedcam/cli';
 import type { ImageResult, RunSummary } from '@embedcam/explain';
+import { CUB_DIR, HAS_SHARED } from '@embedcam/test-support/shared-data';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CUB_DIR, HAS_SHARED } from './support/shared-data.js';
 
 const run = promisify(execFile);
 const REPO = path.resolve(import.meta.dirname, '..');

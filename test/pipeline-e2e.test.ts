@@ -6,11 +6,11 @@ import { EmbedcamClient } from '@embedcam/client';
 import type { RunSummary } from '@embedcam/explain';
 import { runKeys, storageKeys } from '@embedcam/queues';
 import { S3Store } from '@embedcam/storage';
+import { pipelineEnv } from '@embedcam/test-support/pipeline-env';
+import { startS3Server } from '@embedcam/test-support/s3-server';
+import { ServiceProcesses } from '@embedcam/test-support/service-processes';
+import { CUB_DIR, HAS_SHARED } from '@embedcam/test-support/shared-data';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pipelineEnv } from './support/pipeline-env.js';
-import { startS3Server } from './support/s3-server.js';
-import { ServiceProcesses } from './support/service-processes.js';
-import { CUB_DIR, HAS_SHARED } from './support/shared-data.js';
 
 type Env = Awaited<ReturnType<typeof pipelineEnv>>;
 

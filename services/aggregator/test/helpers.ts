@@ -16,11 +16,11 @@ import {
 } from '@embedcam/queues';
 import type { ObjectStore } from '@embedcam/storage';
 import { LocalStore } from '@embedcam/storage';
+import { pipelineEnv } from '@embedcam/test-support/pipeline-env';
+import { rng } from '@embedcam/test-support/random';
 import { type JobsOptions, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { expect } from 'vitest';
-import { rng } from '../../../shared/metrics/test/random.js';
-import { pipelineEnv } from '../../../test/support/pipeline-env.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 

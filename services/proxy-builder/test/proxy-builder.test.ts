@@ -3,9 +3,9 @@ import { EmbedcamClient } from '@embedcam/client';
 import { openDataset, selectItems } from '@embedcam/datasets';
 import { buildProxiesFromItems, readLocalImage } from '@embedcam/explain';
 import { storageKeys } from '@embedcam/queues';
+import { pipelineEnv } from '@embedcam/test-support/pipeline-env';
+import { CUB_DIR, HAS_SHARED } from '@embedcam/test-support/shared-data';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pipelineEnv } from '../../../test/support/pipeline-env.js';
-import { CUB_DIR, HAS_SHARED } from '../../../test/support/shared-data.js';
 import { type ProxyBuilderHandle, startProxyBuilder } from '../src/index.js';
 
 describe.skipIf(!HAS_SHARED)('proxy-builder: sharded flow on real CUB images', () => {

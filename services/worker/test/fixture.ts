@@ -29,9 +29,9 @@ import {
   storageKeys,
 } from '@embedcam/queues';
 import { LocalStore, type ObjectStore } from '@embedcam/storage';
+import { CUB_DIR } from '@embedcam/test-support/shared-data';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { CUB_DIR } from '../../../test/support/shared-data.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const silent = createLogger('worker-test', 'silent');

@@ -11,8 +11,8 @@ import {
 import { decodeHeatmapPng, quantiseUnit, readImageSize } from '@embedcam/images';
 import { resultJobId, storageKeys } from '@embedcam/queues';
 import { type ObjectStore, StorageError } from '@embedcam/storage';
+import { HAS_SHARED } from '@embedcam/test-support/shared-data';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HAS_SHARED } from '../../../test/support/shared-data.js';
 import { type HeatmapWorker, startWorker } from '../src/index.js';
 import { createFixture, createRun, type Fixture, inProcessBaseline, jobFor, silent } from './fixture.js';
 

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { HAS_SHARED } from '@embedcam/test-support/shared-data';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HAS_SHARED } from '../../../test/support/shared-data.js';
 import { createFixture, createRun, type Fixture, jobFor, REDIS_URL, type TestRun } from './fixture.js';
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));

@@ -1,9 +1,9 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { HAS_MODEL, MODEL_DIR } from '@embedcam/test-support/shared-data';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HAS_MODEL, MODEL_DIR } from '../../../test/support/shared-data.js';
 import {
   buildProxySet,
   type CamModel,
@@ -40,7 +40,7 @@ describe.skipIf(!HAS_MODEL)('EmbeddingCAM on the shared MobileNetV2 and real CUB
   beforeAll(async () => {
     await initBackend();
     tmp = await mkdtemp(path.join(os.tmpdir(), 'embedcam-cam-'));
-    const { loadCubBatch } = await import('../../../test/support/cub-batch.js');
+    const { loadCubBatch } = await import('@embedcam/test-support/cub-batch');
     input = await loadCubBatch(N);
   });
   afterAll(async () => {

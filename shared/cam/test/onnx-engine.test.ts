@@ -3,8 +3,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
+import { HAS_CUB, HAS_ONNX, HAS_MODEL as HAS_TFJS, MODEL_DIR } from '@embedcam/test-support/shared-data';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { HAS_CUB, MODEL_DIR } from '../../../test/support/shared-data.js';
 import {
   type CamBatch,
   type CamModel,
@@ -21,14 +21,6 @@ import {
   UnsupportedModelError,
 } from '../src/index.js';
 import { maxAbs, maxAbsDiff, normalised } from './map-compare.js';
-
-const HAS_ONNX = existsSync(path.join(MODEL_DIR, 'model.onnx'));
-const HAS_TFJS = existsSync(path.join(MODEL_DIR, 'model.json'));
-if (!HAS_ONNX) {
-  console.warn(
-    `[embedcam tests] ${path.join(MODEL_DIR, 'model.onnx')} not found (set EMBEDCAM_SHARED_DIR): the ONNX engine tests on the shared model are skipped.`,
-  );
-}
 
 const N = 8;
 const HW = 7 * 7;
@@ -201,7 +193,7 @@ describe.skipIf(!HAS_ONNX)('ONNX engine on the shared MobileNetV2', () => {
     let tfjs: CamModel;
 
     beforeAll(async () => {
-      const { loadCubBatch } = await import('../../../test/support/cub-batch.js');
+      const { loadCubBatch } = await import('@embedcam/test-support/cub-batch');
       nhwc = await loadCubBatch(N, 'nhwc');
       nchw = await loadCubBatch(N, 'nchw');
       onnx = await load(defaultModelSpec('onnx'));

@@ -2,10 +2,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { QUEUES, runKeys, storageKeys } from '@embedcam/queues';
+import { pipelineEnv } from '@embedcam/test-support/pipeline-env';
+import { CUB_DIR, HAS_SHARED } from '@embedcam/test-support/shared-data';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pipelineEnv } from '../../../test/support/pipeline-env.js';
-import { CUB_DIR, HAS_SHARED } from '../../../test/support/shared-data.js';
 import { EmbedcamClient } from '../src/index.js';
 
 describe.skipIf(!HAS_SHARED)('EmbedcamClient.submitRun: idempotent submission', () => {

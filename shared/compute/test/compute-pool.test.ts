@@ -10,8 +10,8 @@ import {
   readLocalImage,
 } from '@embedcam/explain';
 import { encodeHeatmapPng, type PreparedImage, renderOverlay } from '@embedcam/images';
+import { CUB_DIR, HAS_SHARED } from '@embedcam/test-support/shared-data';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CUB_DIR, HAS_SHARED } from '../../../test/support/shared-data.js';
 import {
   ComputeClosedError,
   ComputePool,

@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { HAS_MODEL } from '@embedcam/test-support/shared-data';
 import { describe, expect, it } from 'vitest';
-import { HAS_MODEL } from '../../../test/support/shared-data.js';
 
 const run = promisify(execFile);
 const smoke = fileURLToPath(new URL('./support/pool-smoke.ts', import.meta.url));

@@ -1,16 +1,12 @@
-import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { CUB_DIR, HAS_CUB } from '@embedcam/test-support/shared-data';
 import { describe, expect, it } from 'vitest';
 import { openDataset, selectItems, splitByClassRange, summarizeDataset } from '../src/index.js';
 
 // Real CUB-200-2011 subset (classes 1-30) beside the project; not part of the repository.
-const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
-const sharedDir = process.env.EMBEDCAM_SHARED_DIR ?? path.resolve(repoRoot, '../shared');
-const subsetDir = path.join(sharedDir, 'data', 'cub200-subset');
-const present = existsSync(path.join(subsetDir, 'images.txt'));
-if (!present) console.warn(`skipping CUB subset tests: ${subsetDir} not found (set EMBEDCAM_SHARED_DIR)`);
+const subsetDir = CUB_DIR;
+const present = HAS_CUB;
 
 describe.skipIf(!present)(`real CUB subset at ${subsetDir}`, async () => {
   const ds = present ? await openDataset(subsetDir) : undefined;

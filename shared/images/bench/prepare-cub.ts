@@ -5,15 +5,10 @@
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { CUB_DIR } from '@embedcam/test-support/shared-data';
 import { decodeImage, prepareForModel, type ResizeFilter, resizeBilinear } from '../src/index.js';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const cub = path.join(
-  process.env.EMBEDCAM_SHARED_DIR ?? path.resolve(repo, '../shared'),
-  'data',
-  'cub200-subset',
-);
+const cub = CUB_DIR;
 const count = Number(process.argv[2] ?? 300);
 
 const list = (await readFile(path.join(cub, 'images.txt'), 'utf8'))

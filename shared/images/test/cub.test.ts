@@ -1,17 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { CUB_DIR, HAS_CUB } from '@embedcam/test-support/shared-data';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { decodeImage, prepareForModel, readImageSize } from '../src/index.js';
-import { cubDir, sharedDir } from './helpers.js';
 
-const cub = cubDir();
-if (!cub) {
-  console.warn(
-    `[images] skipping CUB tests: no data/cub200-subset/images under ${sharedDir()} ` +
-      '(set EMBEDCAM_SHARED_DIR to the folder holding data/cub200-subset)',
-  );
-}
+const cub = HAS_CUB ? CUB_DIR : undefined;
 
 interface Entry {
   id: number;

@@ -1,6 +1,3 @@
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
 import { expect } from 'vitest';
@@ -59,15 +56,4 @@ export async function expectImageError(
   expect(ie.message).toBe(`Image ${label}: ${ie.problem}; ${ie.fix}`);
   expect(ie.fix.length).toBeGreaterThan(10);
   return ie;
-}
-
-/** `<repo>/../shared` unless EMBEDCAM_SHARED_DIR says otherwise. */
-export function sharedDir(): string {
-  const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-  return process.env.EMBEDCAM_SHARED_DIR ?? path.resolve(repo, '../shared');
-}
-
-export function cubDir(): string | undefined {
-  const dir = path.join(sharedDir(), 'data', 'cub200-subset');
-  return existsSync(path.join(dir, 'images')) && existsSync(path.join(dir, 'images.txt')) ? dir : undefined;
 }

@@ -3,6 +3,8 @@
  * white noise as a worst case for the component search), next to 100 independent flood fills.
  * Run: npx tsx shared/metrics/bench/image-metrics.bench.ts
  */
+
+import { rng } from '@embedcam/test-support/random';
 import type { Box } from '../src/index.js';
 import {
   componentBoxes,
@@ -11,7 +13,6 @@ import {
   TAUS,
   upsampleBilinear,
 } from '../src/index.js';
-import { rng } from '../test/random.js';
 
 const S = 224;
 const rand = rng(42);

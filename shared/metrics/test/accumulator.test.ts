@@ -1,3 +1,4 @@
+import { rng } from '@embedcam/test-support/random';
 import { describe, expect, it } from 'vitest';
 import type { AccumulatorState, Box, ImageMetrics } from '../src/index.js';
 import {
@@ -9,7 +10,7 @@ import {
   MetricsAccumulator,
   TAUS,
 } from '../src/index.js';
-import { camLikeMap, rng } from './random.js';
+import { camLikeMap } from './maps.js';
 
 const range = (len: number, from: number, to: number) =>
   Array.from({ length: len }, (_, i) => (i >= from && i <= to ? 1 : 0));

@@ -1,7 +1,8 @@
+import { rng } from '@embedcam/test-support/random';
 import { describe, expect, it } from 'vitest';
 import type { Box } from '../src/index.js';
 import { componentBoxes, iou, sweepThresholds, TAUS } from '../src/index.js';
-import { camLikeMap, noisyMap, picture, rng } from './random.js';
+import { camLikeMap, noisyMap, picture } from './maps.js';
 
 describe('componentBoxes', () => {
   it('joins diagonal neighbours (8-connectivity)', () => {

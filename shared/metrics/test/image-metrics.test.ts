@@ -1,3 +1,4 @@
+import { rng } from '@embedcam/test-support/random';
 import { describe, expect, it } from 'vitest';
 import type { Box, Heatmap, ImageMetrics } from '../src/index.js';
 import {
@@ -9,7 +10,7 @@ import {
   iou,
   TAUS,
 } from '../src/index.js';
-import { camLikeMap, picture, rng } from './random.js';
+import { camLikeMap, picture } from './maps.js';
 
 /** Every number reachable in a value is finite (no NaN / Infinity leaks into reports). */
 function allFinite(v: unknown): boolean {

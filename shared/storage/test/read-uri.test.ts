@@ -4,8 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { type S3TestServer, startS3Server } from '@embedcam/test-support/s3-server';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type S3TestServer, startS3Server } from '../../../test/support/s3-server.js';
 import { NotFoundError, readUri, S3Store, StorageError, UnsupportedUriError } from '../src/index.js';
 import { binaryFixture } from './helpers.js';
 

@@ -1,8 +1,8 @@
 // Behaviour specific to S3: prefixes, content types, buckets, environment configuration.
 import { randomBytes } from 'node:crypto';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { type S3TestServer, startS3Server } from '@embedcam/test-support/s3-server';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type S3TestServer, startS3Server } from '../../../test/support/s3-server.js';
 import { ensureBucket, NotFoundError, openStore, S3Store, StorageError } from '../src/index.js';
 import { sortedList } from './helpers.js';
 

@@ -4,8 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { type S3TestServer, startS3Server } from '@embedcam/test-support/s3-server';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type S3TestServer, startS3Server } from '../../../test/support/s3-server.js';
 import {
   InvalidKeyError,
   LocalStore,

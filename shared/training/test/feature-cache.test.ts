@@ -4,8 +4,8 @@ import path from 'node:path';
 import { defaultModelSpec, EmbeddingCam, initBackend, loadCamModel } from '@embedcam/cam';
 import { type DatasetItem, openDataset, selectItems } from '@embedcam/datasets';
 import { loadItems, packBatch, readLocalImage } from '@embedcam/explain';
+import { CUB_DIR, HAS_SHARED } from '@embedcam/test-support/shared-data';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CUB_DIR, HAS_SHARED } from '../../../test/support/shared-data.js';
 import { backboneSpec, extractFeatures, FeatureCache } from '../src/index.js';
 
 let tmp: string;

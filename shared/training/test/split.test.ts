@@ -2,8 +2,8 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { type Dataset, type DatasetItem, openDataset } from '@embedcam/datasets';
+import { CUB_DIR, HAS_CUB } from '@embedcam/test-support/shared-data';
 import { describe, expect, it } from 'vitest';
-import { CUB_DIR, HAS_CUB } from '../../../test/support/shared-data.js';
 import { protocolSplit } from '../src/index.js';
 
 /** A synthetic dataset: `perClass` images of each class 1..classes, alternating official splits. */

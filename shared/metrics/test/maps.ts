@@ -1,16 +1,5 @@
+// Synthetic maps for the metrics tests, drawn from a seeded `rng` (@embedcam/test-support/random).
 import { normalizeMinMax, upsampleBilinear } from '../src/index.js';
-
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A normalised map like the pipeline makes: a ReLU'd small CAM upsampled bilinearly. */
 export function camLikeMap(rand: () => number, size: number, cells = 7): Float32Array {
