@@ -92,11 +92,15 @@ export function createReportWriter(o: ReportWriterOptions): ReportWriter {
   }
 
   async function writeIfNeeded(runId: string): Promise<boolean> {
+    // Most checks (a run still counting) end here, without touching the lock.
     if (!(await runNeedsReport(runId))) return false;
     const lockKey = runKeys(prefix, runId).reportLock;
     const token = randomUUID();
     if ((await redis.set(lockKey, token, 'PX', o.lockMs, 'NX')) !== 'OK') return false;
     try {
+      // Checked again under the lock: another writer may have written the report between the
+      // check above and taking the lock (it frees the lock only after marking the run complete).
+      if (!(await runNeedsReport(runId))) return false;
       await write(runId);
       lastError.delete(runId);
       return true;
