@@ -10,19 +10,9 @@ import {
   queueCountResult,
 } from '../src/count-result.js';
 import { buildReport, readRunState } from '../src/report.js';
-import { failedRow, okRow, parseImageResult } from '../src/rows.js';
+import { failedRow } from '../src/rows.js';
+import { okInput } from './counting.js';
 import { expectClose, referenceSummary, syntheticResults, type TestEnv, testEnv } from './helpers.js';
-
-function okInput(r: ImageResult): CountInput {
-  const p = parseImageResult(JSON.stringify(r));
-  return {
-    status: 'ok',
-    imageId: r.id,
-    label: r.label,
-    row: JSON.stringify(okRow(p)),
-    counters: p.metrics ? imageCounters(p.metrics) : {},
-  };
-}
 
 /** The sum of the images' counters, as Redis should hold it. */
 function expectedCounters(results: readonly ImageResult[]): MetricsAccumulator {

@@ -1,9 +1,9 @@
-import { imageCounters } from '@embedcam/metrics';
 import { runKeys } from '@embedcam/queues';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countResult } from '../src/count-result.js';
 import { buildReport, csvField, IMAGES_CSV_COLUMNS, imagesCsv, readRunState } from '../src/report.js';
 import { failedRow, type ImageRow, okRow, parseImageResult } from '../src/rows.js';
+import { countDirectly } from './counting.js';
 import {
   expectClose,
   loadExplainFixture,
@@ -63,16 +63,7 @@ describe('report from Redis counters', () => {
     ]);
     const k = runKeys(t.prefix, 'cub');
     // Reverse order, so nothing depends on arrival order.
-    for (const r of [...fx.results].reverse()) {
-      const p = parseImageResult(JSON.stringify(r));
-      await countResult(t.redis, k, {
-        status: 'ok',
-        imageId: r.id,
-        label: r.label,
-        row: JSON.stringify(okRow(p)),
-        counters: p.metrics ? imageCounters(p.metrics) : {},
-      });
-    }
+    await countDirectly(t, 'cub', [...fx.results].reverse());
     for (const f of fx.failures) {
       await countResult(t.redis, k, {
         status: 'failed',
@@ -95,17 +86,7 @@ describe('report from Redis counters', () => {
 
   it('uses the run τ for GT-known Loc (checked against the reference at τ = 0.5)', async () => {
     const results = syntheticResults(60, 3);
-    const k = runKeys(t.prefix, 'tau');
-    for (const r of results) {
-      const p = parseImageResult(JSON.stringify(r));
-      await countResult(t.redis, k, {
-        status: 'ok',
-        imageId: r.id,
-        label: r.label,
-        row: JSON.stringify(okRow(p)),
-        counters: p.metrics ? imageCounters(p.metrics) : {},
-      });
-    }
+    await countDirectly(t, 'tau', results);
     const state = await readRunState(t.redis, t.prefix, 'tau');
     const at05 = buildReport(state, { run: {}, tau: 0.5 });
     expectClose(at05, referenceSummary(results, [], 0.5), 1e-9);

@@ -2,6 +2,7 @@ export * from './connection.js';
 export * from './errors.js';
 export * from './job-options.js';
 export * from './logger.js';
+export * from './lua-commands.js';
 export * from './names.js';
 export * from './run-config-store.js';
 export * from './run-service.js';

@@ -52,11 +52,14 @@ export function safeName(imageId: string): string {
     .replace(/%/g, '~');
 }
 
+const META_SUFFIX = ':meta';
+const runBase = (prefix: string, runId: string) => `${prefix}:run:${runId}`;
+
 /** Redis keys of a run's state (all under the deployment prefix). */
 export function runKeys(prefix: string, runId: string) {
-  const base = `${prefix}:run:${runId}`;
+  const base = runBase(prefix, runId);
   return {
-    meta: `${base}:meta`,
+    meta: `${base}${META_SUFFIX}`,
     /** Image ids with a counted result (ok or failed): the exactly-once guard. */
     done: `${base}:done`,
     failed: `${base}:failed`,
@@ -67,4 +70,20 @@ export function runKeys(prefix: string, runId: string) {
     images: `${base}:images`,
     reportLock: `${base}:report-lock`,
   };
+}
+
+/** SCAN pattern of every run's meta hash: how runs are found that no process has in memory. */
+export function runMetaPattern(prefix: string): string {
+  return runKeys(prefix, '*').meta;
+}
+
+/**
+ * The run id of a key that {@link runMetaPattern} matched, or undefined when the key is not a
+ * run's meta hash (the glob's `*` also matches ':', so e.g. `run:a:b:meta` must be refused).
+ */
+export function runIdFromMetaKey(prefix: string, key: string): string | undefined {
+  const head = runBase(prefix, '');
+  if (!key.startsWith(head) || !key.endsWith(META_SUFFIX)) return undefined;
+  const runId = key.slice(head.length, key.length - META_SUFFIX.length);
+  return RUN_ID.test(runId) ? runId : undefined;
 }

@@ -26,15 +26,62 @@ export async function initRun(redis: Redis, prefix: string, runId: string, total
     .exec();
 }
 
+/** A run's meta hash as Redis holds it: strings, and any field may be missing. */
+export interface RunMeta {
+  total?: string;
+  status?: string;
+  /** SCARD done that the last report covered (the aggregator writes it with the report). */
+  reportedDone?: string;
+  reportKey?: string;
+  createdAt?: string;
+  completedAt?: string;
+}
+
+/** One run's meta hash and counts, read together. */
+export interface RunStatusSnapshot {
+  runId: string;
+  meta: RunMeta;
+  done: number;
+  failed: number;
+}
+
+/**
+ * Reads the meta hash and the done/failed counts of each run in one MULTI, so each run's meta and
+ * counts are one snapshot (a report check compares `reportedDone` with `done`). Used for one run
+ * and for a sweep over many alike.
+ */
+export async function readRunStatuses(
+  redis: Redis,
+  prefix: string,
+  runIds: readonly string[],
+): Promise<RunStatusSnapshot[]> {
+  if (runIds.length === 0) return [];
+  const multi = redis.multi();
+  for (const runId of runIds) {
+    const k = runKeys(prefix, runId);
+    multi.hgetall(k.meta).scard(k.done).scard(k.failed);
+  }
+  const res = (await multi.exec()) ?? [];
+  const value = (i: number) => {
+    const [err, v] = res[i] ?? [new Error('no reply (MULTI discarded)'), null];
+    if (err) throw err;
+    return v;
+  };
+  return runIds.map((runId, i) => ({
+    runId,
+    meta: value(3 * i) as RunMeta,
+    done: Number(value(3 * i + 1)),
+    failed: Number(value(3 * i + 2)),
+  }));
+}
+
 export async function getRunProgress(redis: Redis, prefix: string, runId: string): Promise<RunProgress> {
-  const k = runKeys(prefix, runId);
-  const res = await redis.multi().hgetall(k.meta).scard(k.done).scard(k.failed).exec();
-  const meta = (res?.[0]?.[1] ?? {}) as Record<string, string>;
+  const [{ meta, done, failed }] = await readRunStatuses(redis, prefix, [runId]);
   return {
     runId,
     total: Number(meta.total ?? 0),
-    done: Number(res?.[1]?.[1] ?? 0),
-    failed: Number(res?.[2]?.[1] ?? 0),
+    done,
+    failed,
     status: (meta.status as RunStatus | undefined) ?? 'unknown',
     reportKey: meta.reportKey,
     createdAt: meta.createdAt,
