@@ -19,7 +19,7 @@ export interface JobOutcome {
 
 export interface JobProcessorOptions {
   images: Pick<ImageExplainer, 'explain'>;
-  results: Pick<ResultPublisher, 'publish' | 'publishFailed'>;
+  results: Pick<ResultPublisher, 'publishOk' | 'publishFailed'>;
   stats: Pick<WorkerStatsRecorder, 'jobStarted' | 'ok' | 'failed' | 'dropped' | 'retried'>;
   log: Logger;
 }
@@ -114,14 +114,7 @@ export class JobProcessor {
     try {
       const key = await images.explain(p, item, aborted);
       if (aborted()) throw new HandedBack();
-      await results.publish({
-        runId: p.runId,
-        imageId: p.imageId,
-        status: 'ok',
-        key,
-        uri: p.uri,
-        label: p.label,
-      });
+      await results.publishOk(p, key);
       stats.ok();
       return { status: 'ok', key };
     } catch (err) {

@@ -41,6 +41,12 @@ export class ResultPublisher {
     });
   }
 
+  /** The ok result of a heatmap job: where its result JSON is. */
+  publishOk(p: HeatmapJob, key: string): Promise<void> {
+    const { runId, imageId, uri, label } = p;
+    return this.publish({ runId, imageId, status: 'ok', key, uri, label });
+  }
+
   /**
    * A failed result for a heatmap job whose payload may be partial or malformed: its uri and label
    * are passed on only where they have the right type, so that the result job itself is valid.

@@ -15,13 +15,15 @@ export interface StallReporterOptions {
 }
 
 const STALLED = /stalled more than allowable limit/;
+const QUIET_MS = 60_000;
 
 export class StallReporter {
   private readonly events: QueueEvents;
   /** To read the data of a failed job (the event carries only its id). */
   private readonly heatmaps: Queue;
-  /** The last error logged, until Redis is ready again: an outage repeats it on every reconnect attempt. */
-  private lastError: string | null = null;
+  /** An error was logged and Redis has not been ready since: an outage errs on every reconnect attempt. */
+  private failing = false;
+  private quietUntil = 0;
 
   constructor(private readonly opts: StallReporterOptions) {
     const { connection, prefix } = opts;
@@ -57,17 +59,20 @@ export class StallReporter {
     await this.opts.results.publishFailed(p.runId, p.imageId, { code: 'stalled', message }, p);
   }
 
+  /**
+   * Logs the first error of an outage, then stays quiet until Redis is ready again; a minute at
+   * most, so that a long outage, or an error that is no outage, still shows.
+   */
   private onError(err: Error): void {
-    if (err.message === this.lastError) return;
-    this.lastError = err.message;
-    this.opts.log.warn(
-      { err: err.message },
-      'stall reporter: Redis error (repeats not logged until it is back)',
-    );
+    const now = Date.now();
+    if (this.failing && now < this.quietUntil) return;
+    this.failing = true;
+    this.quietUntil = now + QUIET_MS;
+    this.opts.log.warn({ err: err.message }, 'stall reporter: Redis error (quiet now until it is back)');
   }
 
   private onReady(): void {
-    if (this.lastError !== null) this.opts.log.info('stall reporter: Redis is back');
-    this.lastError = null;
+    if (this.failing) this.opts.log.info('stall reporter: Redis is back');
+    this.failing = false;
   }
 }
