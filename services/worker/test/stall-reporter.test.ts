@@ -4,7 +4,7 @@ import { Queue, Worker } from 'bullmq';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ResultPublisher } from '../src/result-publisher.js';
 import { StallReporter } from '../src/stall-reporter.js';
-import { type RedisScope, recordingLogger, redisScope, silent, until } from './helpers.js';
+import { REDIS_URL, type RedisScope, recordingLogger, redisScope, silent, until } from './helpers.js';
 import { job } from './processor-bench.js';
 
 describe('StallReporter (real Redis)', () => {
@@ -68,12 +68,14 @@ describe('StallReporter (real Redis)', () => {
   });
 
   it('logs a Redis outage once, not on every reconnect attempt, and its end', async () => {
-    const relay = await tcpRelay(6379);
+    scope = redisScope();
+    closers.push(() => scope.cleanup());
+    const relay = await tcpRelay(new URL(REDIS_URL));
     const connection = createRedis(`redis://127.0.0.1:${relay.port}`);
     connection.on('error', () => {});
     const printed = vi.spyOn(console, 'error').mockImplementation(() => {});
     const { log, lines } = recordingLogger();
-    const reporter = new StallReporter({ connection, prefix: 'ectest-outage', results: {} as never, log });
+    const reporter = new StallReporter({ connection, prefix: scope.prefix, results: {} as never, log });
     // Closed in reverse: Redis reachable again first, or closing would wait for it.
     closers.push(
       async () => printed.mockRestore(),
@@ -101,13 +103,13 @@ describe('StallReporter (real Redis)', () => {
 });
 
 /** A TCP relay to Redis whose listener and connections can be cut (an outage) and restored. */
-async function tcpRelay(target: number) {
+async function tcpRelay(target: URL) {
   const sockets = new Set<net.Socket>();
   let server: net.Server | undefined;
   const listen = (port: number) =>
     new Promise<number>((resolve) => {
       server = net.createServer((client) => {
-        const upstream = net.connect(target, '127.0.0.1');
+        const upstream = net.connect(Number(target.port || 6379), target.hostname);
         for (const s of [client, upstream]) {
           sockets.add(s);
           s.on('error', () => {});
