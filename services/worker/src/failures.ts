@@ -46,6 +46,17 @@ export function failureOf(item: DatasetItem, err: unknown): { code: string; mess
   return { code, message: message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE - 1)}…` : message };
 }
 
+/**
+ * Ends a job handed back to the queue at shutdown: neither the image's success nor its failure, so
+ * nothing is published and nothing counted; another worker takes the job.
+ */
+export class HandedBack extends Error {
+  constructor() {
+    super('The worker is shutting down; the job was handed back to the queue.');
+    this.name = 'HandedBack';
+  }
+}
+
 /** Retrying cannot help: the job fails at once with its reason. */
 export function isPermanentFailure(err: unknown): boolean {
   if (err instanceof JobFailure) return err.permanent;

@@ -18,8 +18,8 @@ import { type DatasetItem, openDataset, selectItems } from '@embedcam/datasets';
 import { buildProxiesFromItems, explainBatch, loadItems, readLocalImage } from '@embedcam/explain';
 import { encodeHeatmapPng, renderOverlay } from '@embedcam/images';
 import {
-  createLogger,
   createRedis,
+  deleteKeysWithPrefix,
   type HeatmapJob,
   heatmapJobFor,
   heatmapJobId,
@@ -29,12 +29,13 @@ import {
   storageKeys,
 } from '@embedcam/queues';
 import { LocalStore, type ObjectStore } from '@embedcam/storage';
-import { CUB_DIR } from '@embedcam/test-support/shared-data';
+import { CUB_DIR, HAS_SHARED } from '@embedcam/test-support/shared-data';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe } from 'vitest';
+import { REDIS_URL, silent, uniquePrefix } from './helpers.js';
 
-export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-export const silent = createLogger('worker-test', 'silent');
+export { REDIS_URL, silent };
 
 export interface Fixture {
   tmp: string;
@@ -87,6 +88,23 @@ export async function createFixture(): Promise<Fixture> {
   };
 }
 
+/**
+ * A block of tests on the shared model and CUB images (skipped without the shared data). The
+ * fixture they get is filled in before the first test and disposed of after the last.
+ */
+export function describeWithFixture(title: string, tests: (f: Fixture) => void): void {
+  describe.skipIf(!HAS_SHARED)(`${title} (real Redis, LocalStore, shared MobileNetV2, CUB)`, () => {
+    const f = {} as Fixture;
+    beforeAll(async () => {
+      Object.assign(f, await createFixture());
+    });
+    afterAll(async () => {
+      await f.close?.();
+    });
+    tests(f);
+  });
+}
+
 /** A run on its own Redis prefix: config, run.json, queues, and clean-up of every key it made. */
 export interface TestRun {
   runId: string;
@@ -106,7 +124,7 @@ export async function createRun(
   overrides: Partial<Record<keyof Config, unknown>> = {},
   run: Partial<RunConfig> = {},
 ): Promise<TestRun> {
-  const prefix = `ectest-${randomBytes(5).toString('hex')}`;
+  const prefix = uniquePrefix();
   const runId = `run-${randomBytes(4).toString('hex')}`;
   const config = loadConfig(
     {},
@@ -177,12 +195,7 @@ export async function createRun(
     async cleanup() {
       await heatmaps.close();
       await results.close();
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length) await redis.del(...keys);
-      } while (cursor !== '0');
+      await deleteKeysWithPrefix(redis, prefix);
       await redis.quit();
     },
   };

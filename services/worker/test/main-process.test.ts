@@ -1,13 +1,15 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { HAS_SHARED } from '@embedcam/test-support/shared-data';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFixture, createRun, type Fixture, jobFor, REDIS_URL, type TestRun } from './fixture.js';
+import { expect, it } from 'vitest';
+import { createRun, describeWithFixture, type Fixture, jobFor, REDIS_URL, type TestRun } from './fixture.js';
+import { until } from './helpers.js';
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
-let f: Fixture;
 
-function startProcess(run: TestRun): {
+function startProcess(
+  f: Fixture,
+  run: TestRun,
+): {
   child: ChildProcess;
   exit: Promise<number | null>;
   stderr: () => string;
@@ -33,28 +35,13 @@ function startProcess(run: TestRun): {
   return { child, exit, stderr: () => err };
 }
 
-async function until(cond: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-describe.skipIf(!HAS_SHARED)('worker process (src/main.ts)', () => {
-  beforeAll(async () => {
-    f = await createFixture();
-  });
-  afterAll(async () => {
-    await f?.close();
-  });
-
+describeWithFixture('worker process (src/main.ts)', (f) => {
   it('SIGTERM under load: finishes in-flight jobs, leaves the rest queued, exits 0', async () => {
     const run = await createRun(f);
     try {
       await run.add(f.testItems.slice(0, 30).map((it) => jobFor(run.runId, it)));
-      const p = startProcess(run);
-      await until(async () => (await run.results.getJobCounts('waiting')).waiting >= 3);
+      const p = startProcess(f, run);
+      await until(async () => (await run.results.getJobCounts('waiting')).waiting >= 3, 60_000);
       const activeAtSignal = (await run.heatmaps.getJobCounts('active')).active;
       p.child.kill('SIGTERM');
       const code = await p.exit;
@@ -75,8 +62,8 @@ describe.skipIf(!HAS_SHARED)('worker process (src/main.ts)', () => {
     const run = await createRun(f);
     try {
       await run.add(f.testItems.slice(0, 30).map((it) => jobFor(run.runId, it)));
-      const p = startProcess(run);
-      await until(async () => (await run.results.getJobCounts('waiting')).waiting >= 1);
+      const p = startProcess(f, run);
+      await until(async () => (await run.results.getJobCounts('waiting')).waiting >= 1, 60_000);
       p.child.kill('SIGTERM');
       await new Promise((r) => setTimeout(r, 20));
       p.child.kill('SIGTERM');

@@ -1,0 +1,153 @@
+// The worker's results against the same images explained in this process, and the codes that bad
+// inputs fail with.
+import path from 'node:path';
+import {
+  type ExplainedImage,
+  evaluateMap,
+  explainBatch,
+  type ImageResult,
+  loadItems,
+  readLocalImage,
+} from '@embedcam/explain';
+import { decodeHeatmapPng, quantiseUnit, readImageSize } from '@embedcam/images';
+import { resultJobId, storageKeys } from '@embedcam/queues';
+import type { ObjectStore } from '@embedcam/storage';
+import { expect, it } from 'vitest';
+import { type HeatmapWorker, startWorker } from '../src/index.js';
+import { createRun, describeWithFixture, jobFor, silent } from './fixture.js';
+
+/** Deep equality with numbers compared to `tol` (absolute). */
+function expectClose(actual: unknown, expected: unknown, tol: number, at = '$'): void {
+  if (typeof expected === 'number' && typeof actual === 'number') {
+    if (Number.isNaN(expected)) expect(Number.isNaN(actual), at).toBe(true);
+    else expect(Math.abs(actual - expected), `${at}: ${actual} vs ${expected}`).toBeLessThanOrEqual(tol);
+  } else if (Array.isArray(expected) || ArrayBuffer.isView(expected)) {
+    const a = actual as ArrayLike<unknown>;
+    const e = expected as ArrayLike<unknown>;
+    expect(a.length, `${at}.length`).toBe(e.length);
+    for (let i = 0; i < e.length; i++) expectClose(a[i], e[i], tol, `${at}[${i}]`);
+  } else if (expected && typeof expected === 'object') {
+    expect(actual, at).toBeTypeOf('object');
+    expect(Object.keys(actual as object).sort(), `${at} keys`).toEqual(Object.keys(expected).sort());
+    for (const k of Object.keys(expected))
+      expectClose((actual as never)[k], (expected as never)[k], tol, `${at}.${k}`);
+  } else {
+    expect(actual, at).toEqual(expected);
+  }
+}
+
+async function readResult(store: ObjectStore, key: string): Promise<ImageResult> {
+  return JSON.parse((await store.get(key)).toString('utf8')) as ImageResult;
+}
+
+describeWithFixture('heatmap worker results', (f) => {
+  it('computes heatmaps, files and metrics identical to in-process explainBatch; bad inputs fail with their code', async () => {
+    const run = await createRun(f);
+    let w: HeatmapWorker | undefined;
+    try {
+      const good = f.testItems.filter((_, i) => i % 10 === 0).slice(0, 8);
+      expect(good).toHaveLength(8);
+      const base = good[0];
+      const jobs = [
+        ...good.map((it) => jobFor(run.runId, it)),
+        jobFor(run.runId, base, { imageId: 'corrupt', uri: f.corruptPath }),
+        jobFor(run.runId, base, { imageId: 'missing', uri: path.join(f.tmp, 'nope.jpg') }),
+        jobFor(run.runId, base, { imageId: 'unknown-class', label: 77 }),
+        jobFor(run.runId, base, { imageId: 'box-outside', bbox: [5000, 5000, 20, 20] }),
+        jobFor(run.runId, base, { imageId: 'bad-uri', uri: 'gopher://x/y.jpg' }),
+      ];
+      await run.add(jobs);
+      // A payload that breaks the schema (label is not a number) still gets a failed result.
+      await run.heatmaps.add(
+        'heatmap',
+        { runId: run.runId, imageId: 'malformed', uri: base.uri, label: 'one' },
+        { jobId: 'malformed', attempts: 3 },
+      );
+      w = await startWorker(run.config, { store: f.store, log: silent });
+      const results = await run.waitForResults(jobs.length + 1);
+      const byId = new Map(results.map((r) => [r.imageId, r]));
+      expect(byId.size).toBe(jobs.length + 1);
+
+      const failures = Object.fromEntries(
+        results.filter((r) => r.status === 'failed').map((r) => [r.imageId, r.failure!.code]),
+      );
+      expect(failures).toEqual({
+        corrupt: 'corrupt',
+        missing: 'not-found',
+        'unknown-class': 'unknown-class',
+        'box-outside': 'bad-box',
+        'bad-uri': 'bad-uri',
+        malformed: 'bad-payload',
+      });
+      expect(byId.get('missing')!.failure!.message).toContain('nope.jpg');
+      expect(byId.get('unknown-class')!.failure!.message).toMatch(/Class 77 has no proxy/);
+      expect(byId.get('malformed')!.failure!.message).toMatch(/label/);
+
+      // Result jobs carry deterministic ids; heatmap jobs all completed (permanent failures are not retried).
+      const resultJobs = await run.results.getJobs(['waiting', 'active', 'completed', 'failed', 'delayed']);
+      for (const j of resultJobs) expect(j.id).toBe(resultJobId(j.data.runId, j.data.imageId));
+      const counts = await run.heatmaps.getJobCounts('completed', 'failed', 'waiting', 'active', 'delayed');
+      expect(counts).toEqual({ completed: jobs.length + 1, failed: 0, waiting: 0, active: 0, delayed: 0 });
+      const corruptJob = await run.heatmaps.getJob(`${run.runId}/corrupt`);
+      expect(corruptJob!.returnvalue).toEqual({ status: 'failed', code: 'corrupt' });
+      expect(corruptJob!.attemptsStarted).toBe(1);
+
+      // The same images in this process.
+      const { loaded } = await loadItems(good, f.cam.model.spec, readLocalImage);
+      const ref = await explainBatch(f.cam, loaded, f.proxies);
+      expect(ref.explained).toHaveLength(8);
+      for (const e of ref.explained as ExplainedImage[]) {
+        const r = byId.get(e.item.id)!;
+        expect(r).toMatchObject({
+          status: 'ok',
+          key: storageKeys.result(run.runId, e.item.id),
+          label: e.item.label,
+        });
+        const stored = await readResult(f.store, r.key!);
+        expect(stored).toMatchObject({
+          id: e.item.id,
+          uri: e.item.uri,
+          label: e.item.label,
+          className: e.item.className,
+          bbox: e.item.bbox,
+          original: e.image.original,
+          targetLabel: e.targetLabel,
+          nearestLabel: e.nearestLabel,
+          allZero: e.evaluated.allZero,
+          heatmap: storageKeys.heatmap(run.runId, e.item.id),
+          overlay: storageKeys.overlay(run.runId, e.item.id),
+        });
+        expect(stored.score).toBeCloseTo(e.score, 6);
+        expectClose(stored.rawMap.data, Array.from(e.raw.data), 1e-6, `${e.item.id}.rawMap`);
+        expectClose(stored.metrics, e.evaluated.metrics, 1e-9, `${e.item.id}.metrics`);
+        // …and evaluateMap on the stored raw map gives the stored metrics.
+        const again = evaluateMap(
+          Float32Array.from(stored.rawMap.data),
+          stored.rawMap.width,
+          stored.rawMap.height,
+          stored.original,
+          stored.bbox,
+        );
+        expectClose(stored.metrics, again.metrics, 1e-9, `${e.item.id}.evaluateMap`);
+
+        const png = await decodeHeatmapPng(await f.store.get(stored.heatmap!));
+        expect([png.width, png.height]).toEqual([224, 224]);
+        const want = e.evaluated.heatmap.data;
+        let worst = 0;
+        for (let i = 0; i < want.length; i++)
+          worst = Math.max(worst, Math.abs(Math.round(png.data[i] * 255) - quantiseUnit(want[i])));
+        expect(worst).toBe(0);
+        const overlay = await readImageSize(await f.store.get(stored.overlay!), 'overlay');
+        expect(overlay).toEqual(e.image.original);
+      }
+      const s = w.stats();
+      expect(s.jobs).toMatchObject({ ok: 8, failed: 6, completed: 14, retried: 0, active: 0 });
+      expect(s.compute).toHaveLength(1);
+      expect(s.compute[0]).toMatchObject({ threads: 2, crashes: 0 });
+      expect(s.batcher.items).toBe(11); // 8 good + corrupt + unknown class + bad box reach the threads
+    } finally {
+      await w?.close();
+      await run.cleanup();
+    }
+  });
+});
