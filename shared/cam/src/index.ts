@@ -1,6 +1,7 @@
 export * from './backend.js';
 export * from './cam-model.js';
 export * from './embedding-cam.js';
+export * from './errors.js';
 export * from './head.js';
 export * from './layer-subgraph.js';
 export * from './load-cam-model.js';
