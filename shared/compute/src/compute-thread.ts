@@ -13,7 +13,7 @@ import {
 } from '@embedcam/cam';
 import type { DatasetItem } from '@embedcam/datasets';
 import { explainBatch, type LoadedItem, packBatch, toFailure } from '@embedcam/explain';
-import { encodeHeatmapPng, prepareForModel, renderOverlay } from '@embedcam/images';
+import { encodeHeatmapPng, prepareForModel, renderExplainOverlay } from '@embedcam/images';
 import type { ComputeInit, ExplainOutcome, FromThread, ModelInfo, ToThread } from './protocol.js';
 import { toWireError } from './protocol.js';
 
@@ -62,8 +62,6 @@ async function start(): Promise<void> {
     send({ type: 'initError', error: toWireError(err) });
   }
 }
-
-const GT_BOX: [number, number, number] = [0, 255, 0];
 
 function asBuffer(b: Uint8Array | undefined): Buffer {
   return b ? Buffer.from(b.buffer, b.byteOffset, b.byteLength) : EMPTY;
@@ -115,11 +113,7 @@ async function explain(msg: Extract<ToThread, { type: 'explain' }>): Promise<voi
         const [png, overlay] = await Promise.all([
           render.heatmapPng ? encodeHeatmapPng(heat.data, heat.width, heat.height) : undefined,
           render.overlay && e.bytes.length > 0
-            ? renderOverlay(e.bytes, heat.data, heat.width, heat.height, {
-                boxes: e.item.bbox ? [{ box: e.item.bbox, color: GT_BOX }] : [],
-                format: 'jpeg',
-                label: e.item.uri,
-              })
+            ? renderExplainOverlay(e.bytes, heat, { box: e.item.bbox, label: e.item.uri })
             : undefined,
         ]);
         const raw = ownBuffer(e.raw.data);
