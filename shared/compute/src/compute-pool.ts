@@ -7,7 +7,10 @@ import type { PreparedImage } from '@embedcam/images';
 import { ComputeClosedError, ComputeThreadError } from './errors.js';
 import type {
   ComputeInit,
+  EmbedInput,
+  EmbedOutcome,
   EmbedResult,
+  ExplainInput,
   ExplainOutcome,
   ExplainRequest,
   FromThread,
@@ -109,6 +112,21 @@ function ownBytes(b: Uint8Array): Uint8Array {
   return isOwn(b) ? b : new Uint8Array(b);
 }
 
+/** The items with pixels and bytes the pool may transfer (own copies where needed), and those buffers. */
+function ownInputs<T extends EmbedInput>(inputs: T[]): { items: T[]; transfer: ArrayBuffer[] } {
+  const transfer: ArrayBuffer[] = [];
+  const items = inputs.map((x): T => {
+    if (!x.image && !x.bytes)
+      throw new Error(`Item ${x.item?.id}: give its pixels (image) or its file (bytes).`);
+    const image = x.image && ownPixels(x.image);
+    const bytes = x.bytes && ownBytes(x.bytes);
+    if (image) transfer.push(image.pixels.buffer as ArrayBuffer);
+    if (bytes) transfer.push(bytes.buffer as ArrayBuffer);
+    return { ...x, image, bytes };
+  });
+  return { items, transfer };
+}
+
 export class ComputePool {
   private readonly slots: Slot[] = [];
   private readonly queue: Task[] = [];
@@ -168,16 +186,7 @@ export class ComputePool {
     if (!this.proxySets.has(req.proxyId)) {
       throw new Error(`Proxy set ${req.proxyId} is unknown to the compute pool; call setProxies first.`);
     }
-    const transfer: ArrayBuffer[] = [];
-    const items = req.items.map((x) => {
-      if (!x.image && !x.bytes)
-        throw new Error(`Item ${x.item.id}: give its pixels (image) or its file (bytes).`);
-      const image = x.image && ownPixels(x.image);
-      const bytes = x.bytes && ownBytes(x.bytes);
-      if (image) transfer.push(image.pixels.buffer as ArrayBuffer);
-      if (bytes) transfer.push(bytes.buffer as ArrayBuffer);
-      return { item: x.item, image, bytes };
-    });
+    const { items, transfer } = ownInputs(req.items);
     const reply = await this.enqueue(
       (batchId) => ({ type: 'explain', batchId, ...req, items }),
       transfer,
@@ -188,16 +197,38 @@ export class ComputePool {
     return reply.outcomes;
   }
 
-  /** Embeddings of prepared images (N×dim), for the proxy-builder. */
+  /** Embeddings of prepared images (N×dim). Transfers the pixels like explain. */
   async embed(images: PreparedImage[]): Promise<EmbedResult> {
-    const own = images.map(ownPixels);
+    return (await this.embedBatch(images.map((image) => ({ image })))).result;
+  }
+
+  /**
+   * Embeddings of dataset images, one outcome per item, for the proxy-builder. Give each item's
+   * file (bytes): the thread decodes and resizes it, so the caller's event loop only reads files and
+   * a corrupt file is a failed outcome. Transfers like explain.
+   */
+  async embedItems(items: ExplainInput[]): Promise<EmbedOutcome[]> {
+    const { result, failed } = await this.embedBatch(items);
+    const failures = new Map(failed.map((f) => [f.index, f]));
+    const { embeddings, dim } = result;
+    let row = 0;
+    return items.map((_, i): EmbedOutcome => {
+      const f = failures.get(i);
+      if (f) return { ok: false, code: f.code, message: f.message };
+      row++;
+      return { ok: true, embedding: embeddings.subarray((row - 1) * dim, row * dim) };
+    });
+  }
+
+  private async embedBatch(inputs: EmbedInput[]) {
+    const { items, transfer } = ownInputs(inputs);
     const reply = await this.enqueue(
-      (batchId) => ({ type: 'embed', batchId, images: own }),
-      own.map((x) => x.pixels.buffer as ArrayBuffer),
-      own.length,
+      (batchId) => ({ type: 'embed', batchId, items }),
+      transfer,
+      items.length,
     );
     if (reply.type !== 'embedded') throw new Error(`Unexpected reply ${reply.type} to an embed batch.`);
-    return reply.result;
+    return reply;
   }
 
   stats(): PoolStats {
