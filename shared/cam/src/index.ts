@@ -1,4 +1,5 @@
 export * from './backend.js';
+export * from './build-proxy-set.js';
 export * from './cam-model.js';
 export * from './embedding-cam.js';
 export * from './errors.js';
@@ -8,9 +9,9 @@ export * from './load-cam-model.js';
 export * from './model-ref.js';
 export * from './model-spec.js';
 export * from './onnx-backbone.js';
-export * from './proxies.js';
 export * from './proxy-pickers.js';
 export * from './proxy-scheme.js';
+export * from './proxy-set.js';
 export { splitLayersModel } from './tfjs-backbone.js';
 export * from './tfjs-model-io.js';
 export * from './wasm-gradients.js';

@@ -30,6 +30,7 @@ import type {
   ToThread,
 } from './protocol.js';
 import { toWireError } from './protocol.js';
+import { ownBytes, ownFloats } from './transfer.js';
 
 const port = parentPort;
 if (!port) throw new Error('compute-thread.ts must run in a worker thread (see ComputePool).');
@@ -38,20 +39,6 @@ const EMPTY = Buffer.alloc(0);
 
 function send(msg: FromThread, transfer: ArrayBuffer[] = []): void {
   port!.postMessage(msg, transfer);
-}
-
-/** A Uint8Array over an ArrayBuffer of its own (sharp's Buffers may share theirs). */
-function ownBytes(b: Uint8Array): Uint8Array {
-  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer
-    ? b
-    : new Uint8Array(b);
-}
-
-/** An ArrayBuffer that holds exactly `a` (transferable without taking neighbours along). */
-function ownBuffer(a: Float32Array): Float32Array {
-  return a.byteOffset === 0 && a.byteLength === a.buffer.byteLength && a.buffer instanceof ArrayBuffer
-    ? a
-    : a.slice();
 }
 
 let cam: EmbeddingCam;
@@ -139,8 +126,8 @@ async function explain(msg: Extract<ToThread, { type: 'explain' }>): Promise<voi
             ? renderExplainOverlay(e.bytes, heat, { box: e.item.bbox, label: e.item.uri })
             : undefined,
         ]);
-        const raw = ownBuffer(e.raw.data);
-        const heatData = ownBuffer(heat.data);
+        const raw = ownFloats(e.raw.data);
+        const heatData = ownFloats(heat.data);
         const files = [png, overlay].map((b) => (b ? ownBytes(b) : undefined));
         transfer.push(raw.buffer as ArrayBuffer, heatData.buffer as ArrayBuffer);
         for (const b of files) if (b) transfer.push(b.buffer as ArrayBuffer);
@@ -180,7 +167,7 @@ async function embed(msg: Extract<ToThread, { type: 'embed' }>): Promise<void> {
   });
   const n = images.length;
   const embeddings = n
-    ? ownBuffer(await cam.embed(packBatch(images, cam.model.spec, cam.model.backbone.inputLayout), n))
+    ? ownFloats(await cam.embed(packBatch(images, cam.model.spec, cam.model.backbone.inputLayout), n))
     : new Float32Array(0);
   send({ type: 'embedded', batchId: msg.batchId, result: { embeddings, dim: cam.model.head.dim }, failed }, [
     embeddings.buffer as ArrayBuffer,
