@@ -2,33 +2,23 @@
 // directory, and child processes (services through the real CLI, benchmark workers through
 // worker-child.ts). cleanup() stops every child, deletes every key under the prefixes and the
 // directory — also after a failure; killChildrenNow() is the synchronous last resort for 'exit'.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { type ServiceChild, ServiceLauncher, serviceEnv } from '@embedcam/cli';
 import { type Config, loadConfig } from '@embedcam/config';
 import { createRedis, deleteKeysWithPrefix, QUEUES } from '@embedcam/queues';
 import { Queue } from 'bullmq';
 import { sleep, withTimeout } from './support.js';
 import type { FromChild, ToChild } from './worker-child.js';
 
-const ROOT = path.resolve(import.meta.dirname, '..');
-const CLI = path.join(ROOT, 'services/cli/bin/embedcam.js');
-const WORKER_CHILD = path.join(ROOT, 'bench/worker-child.mjs');
+const WORKER_CHILD = path.join(import.meta.dirname, 'worker-child.mjs');
 
 export type ServiceName = 'aggregator' | 'proxy-builder';
 
-export interface Child {
-  name: string;
-  prefix: string;
-  proc: ChildProcess;
-  pid: number;
-  log: string[];
-  exited: { code: number | null; signal: NodeJS.Signals | null } | null;
-  /** Set when the benchmark stops it on purpose. */
-  stopping: boolean;
-}
+/** A child process of the deployment, on one key prefix. */
+export type Child = ServiceChild & { prefix: string };
 
 export class BenchWorker {
   private waiters: Array<{
@@ -83,11 +73,12 @@ export class BenchWorker {
 }
 
 function tail(c: Child): string {
-  return `--- ${c.name} (pid ${c.pid}) log tail:\n${c.log.join('').slice(-4000)}`;
+  return c.logTail(4000);
 }
 
 export class Deployment {
   readonly children: Child[] = [];
+  private readonly launcher = new ServiceLauncher({ env: {} });
   private readonly prefixes = new Set<string>();
   private cleaned = false;
 
@@ -120,38 +111,22 @@ export class Deployment {
   }
 
   private env(prefix: string, extra: Record<string, string>): NodeJS.ProcessEnv {
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      LOG_LEVEL: 'warn',
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    };
-    for (const [k, v] of Object.entries(this.config(prefix))) if (v !== undefined) env[k] = String(v);
-    return { ...env, ...extra };
+    const base = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+    return { ...serviceEnv(this.config(prefix), base), ...extra };
   }
 
-  private track(name: string, prefix: string, proc: ChildProcess): Child {
-    if (proc.pid === undefined) throw new Error(`${name}: could not start a process`);
-    const child: Child = { name, prefix, proc, pid: proc.pid, log: [], exited: null, stopping: false };
-    const keep = (b: Buffer) => {
-      child.log.push(b.toString());
-      if (child.log.length > 200) child.log.shift();
-    };
-    proc.stdout?.on('data', keep);
-    proc.stderr?.on('data', keep);
-    proc.on('exit', (code, signal) => {
-      child.exited = { code, signal };
-    });
-    this.children.push(child);
-    return child;
+  private track(child: ServiceChild, prefix: string): Child {
+    const c = Object.assign(child, { prefix });
+    this.children.push(c);
+    return c;
   }
 
   /** `embedcam aggregator|proxy-builder` on `prefix`; resolves once it consumes its queue. */
   async startService(name: ServiceName, prefix: string, timeoutMs: number): Promise<Child> {
-    const proc = spawn(process.execPath, [CLI, name], {
-      env: this.env(prefix, {}),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const child = this.track(`${name}@${prefix}`, prefix, proc);
+    const child = this.track(
+      this.launcher.start(name, { label: `${name}@${prefix}`, env: this.env(prefix, {}) }),
+      prefix,
+    );
     const connection = createRedis(this.redisUrl);
     connection.on('error', () => {});
     const queue = new Queue(name === 'aggregator' ? QUEUES.results : QUEUES.proxies, { connection, prefix });
@@ -178,17 +153,17 @@ export class Deployment {
     prefix: string,
     o: { threads: number; model: string; engine: string; batchSize: number; timeoutMs: number },
   ): Promise<BenchWorker> {
-    const proc = spawn(process.execPath, [WORKER_CHILD], {
-      env: this.env(prefix, {
-        COMPUTE_THREADS: String(o.threads),
-        EMBEDCAM_ENGINE: o.engine,
-        BATCH_MAX_SIZE: String(o.batchSize),
-        BENCH_PRELOAD_MODEL: o.model,
-      }),
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    });
     const n = this.children.filter((c) => c.name.startsWith('worker')).length;
-    const child = this.track(`worker${n + 1}@${prefix}`, prefix, proc);
+    const env = this.env(prefix, {
+      COMPUTE_THREADS: String(o.threads),
+      EMBEDCAM_ENGINE: o.engine,
+      BATCH_MAX_SIZE: String(o.batchSize),
+      BENCH_PRELOAD_MODEL: o.model,
+    });
+    const child = this.track(
+      this.launcher.startScript(`worker${n + 1}@${prefix}`, WORKER_CHILD, { env }),
+      prefix,
+    );
     const w = new BenchWorker(child, o.timeoutMs);
     const m = await w.ready();
     if (m.pid !== child.pid) throw new Error(`${child.name}: unexpected pid ${m.pid}`);
@@ -204,14 +179,8 @@ export class Deployment {
   }
 
   /** SIGTERM (graceful close), then SIGKILL after `graceMs`. */
-  async stop(child: Child, graceMs = 15_000): Promise<void> {
-    child.stopping = true;
-    if (child.exited) return;
-    const exited = new Promise<void>((r) => child.proc.once('exit', () => r()));
-    child.proc.kill('SIGTERM');
-    const t = setTimeout(() => child.proc.kill('SIGKILL'), graceMs);
-    await exited;
-    clearTimeout(t);
+  stop(child: Child, graceMs = 15_000): Promise<void> {
+    return child.stop(graceMs);
   }
 
   logs(): string {
@@ -241,6 +210,6 @@ export class Deployment {
 
   /** Synchronous last resort (process 'exit'): SIGKILL every child still running. */
   killChildrenNow(): void {
-    for (const c of this.children) if (!c.exited) c.proc.kill('SIGKILL');
+    this.launcher.killAllNow();
   }
 }

@@ -15,7 +15,7 @@ import {
   resolveModelSpec,
   sharedDir,
 } from '@embedcam/cam';
-import { LocalServices, resolveRedis } from '@embedcam/cli';
+import { resolveRedis, ServiceLauncher, serviceEnv } from '@embedcam/cli';
 import { EmbedcamClient } from '@embedcam/client';
 import { loadConfig } from '@embedcam/config';
 import { openDataset, selectItems } from '@embedcam/datasets';
@@ -236,9 +236,7 @@ const config = {
   ...loadConfig(process.env, { EMBEDCAM_PREFIX: prefix, STORAGE_URI: store.uri, LOG_LEVEL: 'warn' }),
   REDIS_URL: redis.url,
 };
-const env: NodeJS.ProcessEnv = { ...process.env };
-for (const [k, v] of Object.entries(config)) if (v !== undefined) env[k] = String(v);
-const services = new LocalServices(env, log);
+const services = new ServiceLauncher({ env: serviceEnv(config), output: 'inherit', log });
 services.start('proxy-builder');
 services.start('worker');
 services.start('aggregator');
@@ -263,7 +261,7 @@ try {
     log.info({ row: row.key, seconds: reports.get(row.key)!.seconds.toFixed(1) }, `run ${row.key} complete`);
   }
 } finally {
-  await services.stop();
+  await services.stopAll();
   await deleteKeysWithPrefix(client.redis, prefix);
   await client.close();
   await redis.stop();

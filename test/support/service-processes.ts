@@ -1,46 +1,36 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { type ServiceChild, ServiceLauncher, type ServiceName } from '@embedcam/cli';
 
-const BIN = path.resolve(import.meta.dirname, '../../services/cli/bin/embedcam.js');
-
-export type Service = 'worker' | 'aggregator' | 'proxy-builder';
+export type Service = ServiceName;
 
 /** Service processes started through the real CLI, as an operator would (`embedcam worker`, …). */
 export class ServiceProcesses {
-  readonly procs: Array<{ name: Service; proc: ChildProcess; log: string[] }> = [];
+  private readonly launcher: ServiceLauncher;
 
-  constructor(private readonly env: NodeJS.ProcessEnv) {}
+  constructor(env: NodeJS.ProcessEnv) {
+    this.launcher = new ServiceLauncher({ env });
+  }
+
+  get procs(): readonly ServiceChild[] {
+    return this.launcher.children;
+  }
 
   start(name: Service): ChildProcess {
-    const proc = spawn(process.execPath, [BIN, name], {
-      env: this.env,
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    });
-    const log: string[] = [];
-    const keep = (b: Buffer) => {
-      log.push(b.toString());
-      if (log.length > 200) log.shift();
-    };
-    proc.stdout?.on('data', keep);
-    proc.stderr?.on('data', keep);
-    this.procs.push({ name, proc, log });
-    return proc;
+    return this.launcher.start(name).proc;
   }
 
   /** `kill -9`: no cleanup, in-flight jobs stall. */
-  async kill(proc: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<number | null> {
-    if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
-    const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
-    proc.kill(signal);
-    return exited;
+  kill(proc: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<number | null> {
+    const child = this.procs.find((c) => c.proc === proc);
+    if (!child) throw new Error(`pid ${proc.pid} was not started here`);
+    return child.kill(signal);
   }
 
   logs(): string {
-    return this.procs.map((p) => `--- ${p.name} (pid ${p.proc.pid})\n${p.log.join('')}`).join('\n');
+    return this.launcher.logs();
   }
 
-  async stopAll(): Promise<void> {
-    await Promise.all(this.procs.map(({ proc }) => this.kill(proc, 'SIGTERM')));
-    await Promise.all(this.procs.map(({ proc }) => this.kill(proc, 'SIGKILL')));
+  stopAll(): Promise<void> {
+    return this.launcher.stopAll();
   }
 }

@@ -1,4 +1,12 @@
 export { type ExplainCliOptions, explainCommand } from './commands/explain.js';
 export { type ResolvedRedis, resolveRedis } from './embedded-redis.js';
 export { formatSummaryTable } from './format-summary.js';
-export { LocalServices, type ServiceName } from './local-services.js';
+export {
+  EMBEDCAM_BIN,
+  ServiceChild,
+  ServiceLauncher,
+  type ServiceLauncherOptions,
+  type ServiceName,
+  type StartOptions,
+  serviceEnv,
+} from './service-launcher.js';

@@ -23,10 +23,3 @@ export interface CamModel {
   readonly head: Head;
   dispose(): void;
 }
-
-export class UnsupportedModelError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UnsupportedModelError';
-  }
-}

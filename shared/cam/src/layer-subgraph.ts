@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { UnsupportedModelError } from './cam-model.js';
+import { UnsupportedModelError } from './errors.js';
 
 /**
  * The part of a LayersModel between the target layer's output and a later layer's output, as an

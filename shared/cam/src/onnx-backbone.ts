@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
 import type { Backbone, CamModel } from './cam-model.js';
-import { UnsupportedModelError } from './cam-model.js';
+import { UnsupportedModelError } from './errors.js';
 import { GapDenseHead, loadDenseWeights } from './head.js';
 import type { ModelSpec } from './model-spec.js';
 

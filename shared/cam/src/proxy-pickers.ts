@@ -1,5 +1,5 @@
 import type { ProxyPicker } from './embedding-cam.js';
-import type { ProxySet } from './proxies.js';
+import type { ProxySet } from './proxy-set.js';
 
 /** Explain each image against the proxy of a given class (GT-known: its label). */
 export function classPicker(set: ProxySet, labels: number[]): ProxyPicker {

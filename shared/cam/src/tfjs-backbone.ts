@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Backbone, CamModel } from './cam-model.js';
-import { UnsupportedModelError } from './cam-model.js';
+import { UnsupportedModelError } from './errors.js';
 import { GapDenseHead, LayerGraphHead, loadDenseWeights } from './head.js';
 import { LayerSubgraph } from './layer-subgraph.js';
 import type { ModelSpec } from './model-spec.js';

@@ -1,13 +1,8 @@
 import { createHash } from 'node:crypto';
-import {
-  LABEL_ONLY_SCHEMES,
-  modelFingerprint,
-  type ProxyScheme,
-  proxySetId,
-  resolveModel,
-} from '@embedcam/cam';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { modelFingerprint, resolveModel } from '@embedcam/cam';
 import type { Config } from '@embedcam/config';
-import { type DatasetItem, openDataset, selectItems } from '@embedcam/datasets';
+import { openDataset, selectItems } from '@embedcam/datasets';
 import type { RunSummary } from '@embedcam/explain';
 import {
   createRedis,
@@ -17,7 +12,6 @@ import {
   heatmapJobFor,
   heatmapJobId,
   initRun,
-  type ProxyRequest,
   QUEUES,
   type RunConfig,
   type RunProgress,
@@ -28,49 +22,8 @@ import {
 import { type ObjectStore, openStore } from '@embedcam/storage';
 import { FlowProducer, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-
-export interface DatasetSelection {
-  /** CUB directory or JSONL manifest (read by the client; image URIs must be readable by workers). */
-  dataset: string;
-  split?: string;
-  classes?: string;
-  limit?: number;
-  perClass?: number;
-}
-
-export interface BuildProxiesOptions extends DatasetSelection {
-  model?: string;
-  engine?: 'tfjs' | 'onnx';
-  scheme: ProxyScheme;
-  /** Rebuild even if the proxy set exists in storage. */
-  force?: boolean;
-  onProgress?: (p: { shardsDone: number; shards: number }) => void;
-  timeoutMs?: number;
-}
-
-export interface SubmitRunOptions extends DatasetSelection {
-  runId?: string;
-  model?: string;
-  engine?: 'tfjs' | 'onnx';
-  /** A proxy scheme (built from `refSplit` of the same dataset and classes) or an existing proxy id. */
-  proxies?: ProxyScheme;
-  proxyId?: string;
-  refSplit?: string;
-  target?: 'gt' | 'predicted' | number;
-  resolution?: 'eval224' | 'original';
-  overlays?: boolean;
-  tau?: number;
-  onProxyProgress?: BuildProxiesOptions['onProgress'];
-}
-
-export interface SubmitResult {
-  runId: string;
-  proxyId: string;
-  total: number;
-  /** Jobs added now (0 when re-submitting a finished run). */
-  enqueued: number;
-  alreadyDone: number;
-}
+import type { BuildProxiesOptions, SubmitResult, SubmitRunOptions } from './client-options.js';
+import { addProxyFlow, planProxyBuild, waitForProxies } from './proxy-flow.js';
 
 const CHUNK = 500;
 
@@ -102,93 +55,11 @@ export class EmbedcamClient {
    * of the reference images and whose parent reduces them. Resolves with the proxy id.
    */
   async buildProxies(o: BuildProxiesOptions): Promise<string> {
-    const { ref: modelRef, spec } = await resolveModel(o.model, o.engine);
-    const fingerprint = await modelFingerprint(spec);
-    const ds = await openDataset(o.dataset);
-    const items = selectItems(ds, {
-      split: LABEL_ONLY_SCHEMES.includes(o.scheme) ? undefined : o.split,
-      classes: o.classes,
-      limit: o.limit,
-      perClass: o.perClass,
-    });
-    const dataset = {
-      name: ds.name,
-      source: ds.source,
-      split: LABEL_ONLY_SCHEMES.includes(o.scheme) ? undefined : o.split,
-      classes: o.classes,
-    };
-    const proxyId = proxySetId({ scheme: o.scheme, model: { name: spec.name, fingerprint }, dataset });
-    if (!o.force && (await this.store.exists(storageKeys.proxiesMeta(proxyId)))) return proxyId;
-
-    const size = this.config.PROXY_SHARD_SIZE;
-    const shards: DatasetItem[][] = [];
-    for (let i = 0; i < items.length; i += size) shards.push(items.slice(i, i + size));
-    const request: ProxyRequest = {
-      proxyId,
-      scheme: o.scheme,
-      model: modelRef,
-      engine: o.engine,
-      modelName: spec.name,
-      modelFingerprint: fingerprint,
-      dataset,
-      classNames: Object.fromEntries([...ds.classes].map(([k, v]) => [String(k), v])),
-      shards: shards.length,
-    };
-    await Promise.all(
-      shards.map((s, i) =>
-        this.store.put(
-          storageKeys.proxyShard(proxyId, i),
-          `${s.map((it) => JSON.stringify(it)).join('\n')}\n`,
-        ),
-      ),
-    );
-    await this.store.put(storageKeys.proxyRequest(proxyId), JSON.stringify(request));
-    // A fresh build id per attempt: BullMQ ignores adding an existing job id, and a forced rebuild must run.
-    const build = `${proxyId}-${Date.now().toString(36)}`;
-    const opts = submittedJobOptions(this.config.JOB_ATTEMPTS);
-    await this.flows.add({
-      name: 'reduce',
-      queueName: QUEUES.proxies,
-      data: { proxyId },
-      opts: { ...opts, jobId: `${build}-reduce` },
-      children: shards.map((_, shard) => ({
-        name: 'embed-shard',
-        queueName: QUEUES.proxies,
-        data: { proxyId, shard },
-        opts: { ...opts, jobId: `${build}-shard-${shard}` },
-      })),
-    });
-    await this.waitForProxies(proxyId, `${build}-reduce`, shards.length, o);
-    return proxyId;
-  }
-
-  private async waitForProxies(
-    proxyId: string,
-    reduceJobId: string,
-    shards: number,
-    o: BuildProxiesOptions,
-  ): Promise<void> {
-    const deadline = Date.now() + (o.timeoutMs ?? 6 * 3600_000);
-    let lastDone = -1;
-    while (Date.now() < deadline) {
-      if (await this.store.exists(storageKeys.proxiesMeta(proxyId))) {
-        o.onProgress?.({ shardsDone: shards, shards });
-        return;
-      }
-      const job = await this.proxies.getJob(reduceJobId);
-      const state = job ? await job.getState() : 'unknown';
-      if (state === 'failed') throw new Error(`Proxy build ${proxyId} failed: ${job?.failedReason}`);
-      const deps = job ? await job.getDependenciesCount({ processed: true }) : { processed: 0 };
-      const done = deps.processed ?? 0;
-      if (done !== lastDone) {
-        lastDone = done;
-        o.onProgress?.({ shardsDone: done, shards });
-      }
-      await sleep(300);
-    }
-    throw new Error(
-      `Proxy build ${proxyId} did not finish in time: is a proxy-builder running (embedcam proxy-builder)?`,
-    );
+    const plan = await planProxyBuild(o, this.config.PROXY_SHARD_SIZE);
+    if (!o.force && (await this.store.exists(storageKeys.proxiesMeta(plan.proxyId)))) return plan.proxyId;
+    const reduceJobId = await addProxyFlow(this.store, this.flows, plan, this.config.JOB_ATTEMPTS);
+    await waitForProxies(this.store, this.proxies, plan, reduceJobId, o);
+    return plan.proxyId;
   }
 
   /** Submits a run: proxies first (built if missing), then one heatmap job per image without a result. */
@@ -322,5 +193,3 @@ export class EmbedcamClient {
     this.redis.disconnect();
   }
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -2,12 +2,15 @@
 // the first idle thread, one batch per thread at a time. A thread that dies rejects its batch with a
 // transient ComputeThreadError and is replaced; the queue keeps flowing to the other threads.
 import os from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { PreparedImage } from '@embedcam/images';
 import { ComputeClosedError, ComputeThreadError } from './errors.js';
+import type { ComputePoolOptions, PoolStats } from './pool-types.js';
 import type {
-  ComputeInit,
+  EmbedInput,
+  EmbedOutcome,
   EmbedResult,
+  ExplainInput,
   ExplainOutcome,
   ExplainRequest,
   FromThread,
@@ -15,37 +18,8 @@ import type {
   ToThread,
 } from './protocol.js';
 import { fromWireError } from './protocol.js';
-
-const THREAD_ENTRY = new URL('./thread-entry.mjs', import.meta.url);
-
-export interface ComputePoolOptions extends ComputeInit {
-  /** Compute threads (default: one per core, os.availableParallelism()). */
-  threads?: number;
-  /** Notified of thread crashes and restarts (for logs). */
-  onEvent?: (event: PoolEvent) => void;
-  /** Delay before restarting a thread whose restart failed (doubles up to 30 s). Default 1000 ms. */
-  restartDelayMs?: number;
-}
-
-export type PoolEvent =
-  | { type: 'thread-exit'; thread: number; code: number; lostBatch: boolean }
-  | { type: 'thread-error'; thread: number; error: Error }
-  | { type: 'thread-restarted'; thread: number }
-  | { type: 'restart-failed'; thread: number; error: Error; retryInMs: number };
-
-export interface PoolStats {
-  threads: number;
-  /** Threads loaded and accepting batches. */
-  ready: number;
-  busy: number;
-  /** Batches waiting for a thread. */
-  queued: number;
-  batches: number;
-  images: number;
-  crashes: number;
-  /** Sum over batches of the time a thread spent on them (ms): busy / (threads × wall) = utilisation. */
-  computeMs: number;
-}
+import { spawnThread, whenReady } from './thread-start.js';
+import { ownInputs } from './transfer.js';
 
 interface Task {
   batchId: number;
@@ -68,47 +42,6 @@ interface Slot {
   gone: boolean;
 }
 
-function spawn(init: ComputeInit): Worker {
-  // stdout/stderr of the thread go to the process's (tf.js prints its backend choice there).
-  return new Worker(THREAD_ENTRY, { workerData: init, name: 'embedcam-compute' });
-}
-
-/** Waits for a new thread's ready/initError message (or its early exit). */
-function whenReady(worker: Worker): Promise<ModelInfo> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (m: FromThread) => {
-      if (m.type === 'ready') done(() => resolve(m.info));
-      else if (m.type === 'initError') done(() => reject(fromWireError(m.error, 'Compute thread start-up')));
-    };
-    const onError = (err: Error) => done(() => reject(err));
-    const onExit = (code: number) =>
-      done(() => reject(new ComputeThreadError(`Compute thread exited with code ${code} while starting.`)));
-    const done = (f: () => void) => {
-      worker.off('message', onMessage);
-      worker.off('error', onError);
-      worker.off('exit', onExit);
-      f();
-    };
-    worker.on('message', onMessage);
-    worker.on('error', onError);
-    worker.on('exit', onExit);
-  });
-}
-
-function isOwn(a: Uint8Array): boolean {
-  return a.byteOffset === 0 && a.byteLength === a.buffer.byteLength && a.buffer instanceof ArrayBuffer;
-}
-
-/** Copies the pixels into an ArrayBuffer of their own, so transferring them moves exactly them. */
-function ownPixels(img: PreparedImage): PreparedImage {
-  return isOwn(img.pixels) ? img : { ...img, pixels: img.pixels.slice() };
-}
-
-/** Same for encoded files (Node's Buffers often share a pooled ArrayBuffer). */
-function ownBytes(b: Uint8Array): Uint8Array {
-  return isOwn(b) ? b : new Uint8Array(b);
-}
-
 export class ComputePool {
   private readonly slots: Slot[] = [];
   private readonly queue: Task[] = [];
@@ -125,8 +58,7 @@ export class ComputePool {
   /** Starts the threads and waits until every one has loaded the model. */
   static async start(opts: ComputePoolOptions): Promise<ComputePool> {
     const n = Math.max(1, Math.floor(opts.threads ?? os.availableParallelism()));
-    const init = initOf(opts);
-    const workers = Array.from({ length: n }, () => spawn(init));
+    const workers = Array.from({ length: n }, () => spawnThread(opts));
     let infos: ModelInfo[];
     try {
       infos = await Promise.all(workers.map(whenReady));
@@ -161,23 +93,14 @@ export class ComputePool {
   /**
    * EmbeddingCAM for a batch of images, one outcome per item (per-image failures such as a corrupt
    * file, a bad box or an unknown class are outcomes, not rejections). Pixels and bytes are
-   * transferred to the thread when they own their ArrayBuffer: the caller must not use them after. Rejects with ComputeThreadError when the thread
-   * dies, ComputeClosedError when the pool is closed.
+   * transferred to the thread when they own their ArrayBuffer: the caller must not use them after.
+   * Rejects with ComputeThreadError when the thread dies, ComputeClosedError when the pool is closed.
    */
   async explain(req: ExplainRequest): Promise<ExplainOutcome[]> {
     if (!this.proxySets.has(req.proxyId)) {
       throw new Error(`Proxy set ${req.proxyId} is unknown to the compute pool; call setProxies first.`);
     }
-    const transfer: ArrayBuffer[] = [];
-    const items = req.items.map((x) => {
-      if (!x.image && !x.bytes)
-        throw new Error(`Item ${x.item.id}: give its pixels (image) or its file (bytes).`);
-      const image = x.image && ownPixels(x.image);
-      const bytes = x.bytes && ownBytes(x.bytes);
-      if (image) transfer.push(image.pixels.buffer as ArrayBuffer);
-      if (bytes) transfer.push(bytes.buffer as ArrayBuffer);
-      return { item: x.item, image, bytes };
-    });
+    const { items, transfer } = ownInputs(req.items);
     const reply = await this.enqueue(
       (batchId) => ({ type: 'explain', batchId, ...req, items }),
       transfer,
@@ -188,16 +111,38 @@ export class ComputePool {
     return reply.outcomes;
   }
 
-  /** Embeddings of prepared images (N×dim), for the proxy-builder. */
+  /** Embeddings of prepared images (N×dim). Transfers the pixels like explain. */
   async embed(images: PreparedImage[]): Promise<EmbedResult> {
-    const own = images.map(ownPixels);
+    return (await this.embedBatch(images.map((image) => ({ image })))).result;
+  }
+
+  /**
+   * Embeddings of dataset images, one outcome per item, for the proxy-builder. Give each item's
+   * file (bytes): the thread decodes and resizes it, so the caller's event loop only reads files and
+   * a corrupt file is a failed outcome. Transfers like explain.
+   */
+  async embedItems(items: ExplainInput[]): Promise<EmbedOutcome[]> {
+    const { result, failed } = await this.embedBatch(items);
+    const failures = new Map(failed.map((f) => [f.index, f]));
+    const { embeddings, dim } = result;
+    let row = 0;
+    return items.map((_, i): EmbedOutcome => {
+      const f = failures.get(i);
+      if (f) return { ok: false, code: f.code, message: f.message };
+      row++;
+      return { ok: true, embedding: embeddings.subarray((row - 1) * dim, row * dim) };
+    });
+  }
+
+  private async embedBatch(inputs: EmbedInput[]) {
+    const { items, transfer } = ownInputs(inputs);
     const reply = await this.enqueue(
-      (batchId) => ({ type: 'embed', batchId, images: own }),
-      own.map((x) => x.pixels.buffer as ArrayBuffer),
-      own.length,
+      (batchId) => ({ type: 'embed', batchId, items }),
+      transfer,
+      items.length,
     );
     if (reply.type !== 'embedded') throw new Error(`Unexpected reply ${reply.type} to an embed batch.`);
-    return reply.result;
+    return reply;
   }
 
   stats(): PoolStats {
@@ -321,7 +266,7 @@ export class ComputePool {
   }
 
   private async restart(index: number, delayMs: number, attempt: number): Promise<void> {
-    const worker = spawn(initOf(this.opts));
+    const worker = spawnThread(this.opts);
     try {
       await whenReady(worker);
     } catch (err) {
@@ -344,14 +289,4 @@ export class ComputePool {
     this.attach(index, worker);
     this.opts.onEvent?.({ type: 'thread-restarted', thread: index });
   }
-}
-
-function initOf(o: ComputePoolOptions): ComputeInit {
-  return {
-    model: o.model,
-    engine: o.engine,
-    tfBackend: o.tfBackend,
-    gradient: o.gradient,
-    crashOnItemId: o.crashOnItemId,
-  };
 }

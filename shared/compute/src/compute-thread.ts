@@ -13,9 +13,24 @@ import {
 } from '@embedcam/cam';
 import type { DatasetItem } from '@embedcam/datasets';
 import { explainBatch, type LoadedItem, packBatch, toFailure } from '@embedcam/explain';
-import { encodeHeatmapPng, prepareForModel, renderOverlay } from '@embedcam/images';
-import type { ComputeInit, ExplainOutcome, FromThread, ModelInfo, ToThread } from './protocol.js';
+import {
+  encodeHeatmapPng,
+  type PreparedImage,
+  prepareForModel,
+  renderExplainOverlay,
+} from '@embedcam/images';
+import type {
+  ComputeInit,
+  EmbedFailure,
+  ExplainFailed,
+  ExplainInput,
+  ExplainOutcome,
+  FromThread,
+  ModelInfo,
+  ToThread,
+} from './protocol.js';
 import { toWireError } from './protocol.js';
+import { ownBytes, ownFloats } from './transfer.js';
 
 const port = parentPort;
 if (!port) throw new Error('compute-thread.ts must run in a worker thread (see ComputePool).');
@@ -24,20 +39,6 @@ const EMPTY = Buffer.alloc(0);
 
 function send(msg: FromThread, transfer: ArrayBuffer[] = []): void {
   port!.postMessage(msg, transfer);
-}
-
-/** A Uint8Array over an ArrayBuffer of its own (sharp's Buffers may share theirs). */
-function ownBytes(b: Uint8Array): Uint8Array {
-  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer
-    ? b
-    : new Uint8Array(b);
-}
-
-/** An ArrayBuffer that holds exactly `a` (transferable without taking neighbours along). */
-function ownBuffer(a: Float32Array): Float32Array {
-  return a.byteOffset === 0 && a.byteLength === a.buffer.byteLength && a.buffer instanceof ArrayBuffer
-    ? a
-    : a.slice();
 }
 
 let cam: EmbeddingCam;
@@ -63,10 +64,27 @@ async function start(): Promise<void> {
   }
 }
 
-const GT_BOX: [number, number, number] = [0, 255, 0];
-
 function asBuffer(b: Uint8Array | undefined): Buffer {
   return b ? Buffer.from(b.buffer, b.byteOffset, b.byteLength) : EMPTY;
+}
+
+/**
+ * The item's pixels: given, or decoded and resized from its file here (sharp on libuv's pool, the
+ * resize in this thread). A file that cannot be decoded fails the item, not the batch.
+ */
+async function pixelsOf(x: ExplainInput): Promise<PreparedImage | ExplainFailed> {
+  if (x.image) return x.image;
+  const { width, height } = cam.model.spec.input;
+  try {
+    return await prepareForModel(asBuffer(x.bytes), {
+      width,
+      height,
+      label: `image ${x.item.id} (${x.item.uri})`,
+    });
+  } catch (err) {
+    const f = toFailure(x.item, err);
+    return { ok: false, code: f.code, message: f.message };
+  }
 }
 
 async function explain(msg: Extract<ToThread, { type: 'explain' }>): Promise<void> {
@@ -78,25 +96,15 @@ async function explain(msg: Extract<ToThread, { type: 'explain' }>): Promise<voi
     throw proxyErrors.get(msg.proxyId) ?? new Error(`Proxy set ${msg.proxyId} was not sent to this thread.`);
   const outcomes: ExplainOutcome[] = new Array(msg.items.length);
   const index = new Map<DatasetItem, number>();
-  const { width, height } = cam.model.spec.input;
-  // Encoded files are decoded and resized here (sharp on libuv's pool, the resize in this thread).
   const prepared = await Promise.all(
     msg.items.map(async (x, i): Promise<LoadedItem | null> => {
       index.set(x.item, i);
-      const bytes = asBuffer(x.bytes);
-      if (x.image) return { item: x.item, image: x.image, bytes };
-      try {
-        const image = await prepareForModel(bytes, {
-          width,
-          height,
-          label: `image ${x.item.id} (${x.item.uri})`,
-        });
-        return { item: x.item, image, bytes };
-      } catch (err) {
-        const f = toFailure(x.item, err);
-        outcomes[i] = { ok: false, code: f.code, message: f.message };
+      const image = await pixelsOf(x);
+      if ('ok' in image) {
+        outcomes[i] = image;
         return null;
       }
+      return { item: x.item, image, bytes: asBuffer(x.bytes) };
     }),
   );
   const loaded = prepared.filter((l): l is LoadedItem => l !== null);
@@ -115,15 +123,11 @@ async function explain(msg: Extract<ToThread, { type: 'explain' }>): Promise<voi
         const [png, overlay] = await Promise.all([
           render.heatmapPng ? encodeHeatmapPng(heat.data, heat.width, heat.height) : undefined,
           render.overlay && e.bytes.length > 0
-            ? renderOverlay(e.bytes, heat.data, heat.width, heat.height, {
-                boxes: e.item.bbox ? [{ box: e.item.bbox, color: GT_BOX }] : [],
-                format: 'jpeg',
-                label: e.item.uri,
-              })
+            ? renderExplainOverlay(e.bytes, heat, { box: e.item.bbox, label: e.item.uri })
             : undefined,
         ]);
-        const raw = ownBuffer(e.raw.data);
-        const heatData = ownBuffer(heat.data);
+        const raw = ownFloats(e.raw.data);
+        const heatData = ownFloats(heat.data);
         const files = [png, overlay].map((b) => (b ? ownBytes(b) : undefined));
         transfer.push(raw.buffer as ArrayBuffer, heatData.buffer as ArrayBuffer);
         for (const b of files) if (b) transfer.push(b.buffer as ArrayBuffer);
@@ -154,12 +158,18 @@ async function explain(msg: Extract<ToThread, { type: 'explain' }>): Promise<voi
 }
 
 async function embed(msg: Extract<ToThread, { type: 'embed' }>): Promise<void> {
-  const spec = cam.model.spec;
-  const n = msg.images.length;
+  const prepared = await Promise.all(msg.items.map((x) => (x.item ? pixelsOf(x) : x.image)));
+  const images: PreparedImage[] = [];
+  const failed: EmbedFailure[] = [];
+  prepared.forEach((p, index) => {
+    if ('ok' in p) failed.push({ index, code: p.code, message: p.message });
+    else images.push(p);
+  });
+  const n = images.length;
   const embeddings = n
-    ? ownBuffer(await cam.embed(packBatch(msg.images, spec, cam.model.backbone.inputLayout), n))
+    ? ownFloats(await cam.embed(packBatch(images, cam.model.spec, cam.model.backbone.inputLayout), n))
     : new Float32Array(0);
-  send({ type: 'embedded', batchId: msg.batchId, result: { embeddings, dim: cam.model.head.dim } }, [
+  send({ type: 'embedded', batchId: msg.batchId, result: { embeddings, dim: cam.model.head.dim }, failed }, [
     embeddings.buffer as ArrayBuffer,
   ]);
 }

@@ -1,4 +1,5 @@
 export * from './compute-pool.js';
 export * from './dynamic-batcher.js';
 export * from './errors.js';
+export * from './pool-types.js';
 export * from './protocol.js';

@@ -98,6 +98,19 @@ export interface EmbedResult {
   dim: number;
 }
 
+/** One image of an embed batch: a dataset item as for explain, or bare pixels (which cannot fail). */
+export type EmbedInput = ExplainInput | { image: PreparedImage; item?: undefined; bytes?: undefined };
+
+/** An embedded dataset image (a view into its batch's N×dim buffer), or why it could not be. */
+export type EmbedOutcome = { ok: true; embedding: Float32Array } | ExplainFailed;
+
+/** A failed image of an embed batch, by its index in the batch. */
+export interface EmbedFailure {
+  index: number;
+  code: string;
+  message: string;
+}
+
 /** A thrown error, flattened for postMessage. */
 export interface WireError {
   name: string;
@@ -110,13 +123,14 @@ export interface WireError {
 export type ToThread =
   | { type: 'setProxies'; proxyId: string; data: ArrayBuffer; meta: string }
   | ({ type: 'explain'; batchId: number } & ExplainRequest)
-  | { type: 'embed'; batchId: number; images: PreparedImage[] };
+  | { type: 'embed'; batchId: number; items: EmbedInput[] };
 
 export type FromThread =
   | { type: 'ready'; info: ModelInfo }
   | { type: 'initError'; error: WireError }
   | { type: 'explained'; batchId: number; outcomes: ExplainOutcome[] }
-  | { type: 'embedded'; batchId: number; result: EmbedResult }
+  // One row of result.embeddings per item that did not fail, in item order.
+  | { type: 'embedded'; batchId: number; result: EmbedResult; failed: EmbedFailure[] }
   | { type: 'batchError'; batchId: number; error: WireError };
 
 export function toWireError(err: unknown): WireError {

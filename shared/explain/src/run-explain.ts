@@ -1,7 +1,7 @@
 import type { EmbeddingCam, ProxyScheme, ProxySet } from '@embedcam/cam';
 import { encodeProxySet } from '@embedcam/cam';
 import type { DatasetItem } from '@embedcam/datasets';
-import { encodeHeatmapPng, renderOverlay } from '@embedcam/images';
+import { encodeHeatmapPng, renderExplainOverlay } from '@embedcam/images';
 import { buildProxiesFromItems } from './build-proxies.js';
 import type { EvalResolution } from './evaluate-map.js';
 import { type CamTarget, type ExplainedImage, explainBatch } from './explain-batch.js';
@@ -47,8 +47,6 @@ export interface ExplainRunResult {
   summary: RunSummary;
   proxies: ProxySet;
 }
-
-const GT_BOX: [number, number, number] = [0, 255, 0];
 
 /**
  * `embedcam explain` in one process: proxies from the reference split, then heatmaps, per-image
@@ -134,10 +132,8 @@ async function writeImageFiles(e: ExplainedImage, o: ExplainRunOptions): Promise
   let overlay: string | undefined;
   if (o.overlays !== false) {
     overlay = `overlays/${safe}.jpg`;
-    const boxes = e.item.bbox ? [{ box: e.item.bbox, color: GT_BOX }] : [];
-    const img = await renderOverlay(e.bytes, data, width, height, {
-      boxes,
-      format: 'jpeg',
+    const img = await renderExplainOverlay(e.bytes, e.evaluated.heatmap, {
+      box: e.item.bbox,
       label: e.item.uri,
     });
     await o.out.put(overlay, img, { contentType: 'image/jpeg' });

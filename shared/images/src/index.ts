@@ -11,7 +11,7 @@ export { decodeHeatmapPng, encodeHeatmapPng, type HeatmapImage, quantiseUnit } f
 export { type GridOptions, renderGrid } from './grid.js';
 export { ImageError, type ImageErrorCode, isImageError } from './image-error.js';
 export { DEFAULT_MAX_PIXELS, type OpenImageOptions } from './open-image.js';
-export { type OverlayOptions, renderOverlay } from './overlay.js';
+export { GT_BOX_COLOR, type OverlayOptions, renderExplainOverlay, renderOverlay } from './overlay.js';
 export { type PreparedImage, type PrepareOptions, prepareForModel } from './prepare.js';
 export { type ResizeFilter, resizeBilinear } from './resize-bilinear.js';
 export { type SniffResult, type SupportedFormat, sniffFormat } from './sniff-format.js';

@@ -67,3 +67,23 @@ export async function renderOverlay(
   const pipeline = sharp(out, { raw: { width, height, channels: 3 } });
   return opts.format === 'jpeg' ? pipeline.jpeg({ quality: 90 }).toBuffer() : pipeline.png().toBuffer();
 }
+
+/** Colour of the ground-truth box on explain overlays. */
+export const GT_BOX_COLOR: Rgb = [0, 255, 0];
+
+/**
+ * The overlay `embedcam explain` and the pipeline write for an explained image: the heatmap (values
+ * in [0,1]) over the original file, the ground-truth box (if any) outlined in GT_BOX_COLOR, as JPEG.
+ * One function so the local run and the compute threads draw the same figure.
+ */
+export function renderExplainOverlay(
+  bytes: Uint8Array,
+  heatmap: { data: Float32Array; width: number; height: number },
+  opts: { box?: Box | null; label?: string } = {},
+): Promise<Buffer> {
+  return renderOverlay(bytes, heatmap.data, heatmap.width, heatmap.height, {
+    boxes: opts.box ? [{ box: opts.box, color: GT_BOX_COLOR }] : [],
+    format: 'jpeg',
+    label: opts.label,
+  });
+}

@@ -1,6 +1,14 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { type DecodedImage, drawBoxOutline, jet, renderGrid, renderOverlay } from '../src/index.js';
+import {
+  type DecodedImage,
+  drawBoxOutline,
+  GT_BOX_COLOR,
+  jet,
+  renderExplainOverlay,
+  renderGrid,
+  renderOverlay,
+} from '../src/index.js';
 import { expectImageError, pixel, solid } from './helpers.js';
 
 const W = 40;
@@ -73,6 +81,31 @@ describe('renderOverlay', () => {
     await expect(renderOverlay(gray(), new Float32Array(4), 2, 2, { alpha: 1.5 })).rejects.toThrow(
       RangeError,
     );
+  });
+});
+
+describe('renderExplainOverlay', () => {
+  it('writes a JPEG of the original size with the GT box outlined in green', async () => {
+    const png = await solid(W, H, [128, 128, 128]).png().toBuffer();
+    const heatmap = { data: new Float32Array(12), width: 4, height: 3 };
+    // Box edges on even pixels, so JPEG's 2×2 chroma blocks keep the 2 px outline green.
+    const jpg = await renderExplainOverlay(png, heatmap, { box: [4, 4, 20, 12], label: 'img 7' });
+    expect((await sharp(jpg).metadata()).format).toBe('jpeg');
+    const out = await decodeRaw(jpg);
+    expect([out.width, out.height]).toEqual([W, H]);
+    const isGreen = ([r, g, b]: number[]) => g > 200 && r < 80 && b < 80;
+    expect(GT_BOX_COLOR).toEqual([0, 255, 0]);
+    for (const [x, y] of [
+      [4, 10],
+      [22, 10],
+      [14, 4],
+      [14, 14],
+    ]) {
+      expect(isGreen(pixel(out.data, W, x, y)), `(${x},${y})`).toBe(true);
+    }
+    expect(isGreen(pixel(out.data, W, 14, 10))).toBe(false); // inside the box: the map blend
+    const plain = await decodeRaw(await renderExplainOverlay(png, heatmap, { box: null }));
+    expect(isGreen(pixel(plain.data, W, 4, 10))).toBe(false);
   });
 });
 

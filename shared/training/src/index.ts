@@ -1,5 +1,6 @@
 export * from './feature-cache.js';
 export * from './head-spec.js';
+export * from './input-scaling.js';
 export * from './losses.js';
 export * from './ops.js';
 export * from './pca.js';
@@ -7,3 +8,5 @@ export * from './prng.js';
 export * from './recall-at-k.js';
 export * from './run-train-head.js';
 export * from './train-head.js';
+export * from './train-head-options.js';
+export * from './verify-head-spec.js';

@@ -1,14 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import {
-  EmbeddingCam,
-  initBackend,
-  loadCamModel,
-  loadModelSpec,
-  type ModelSpec,
-  modelFingerprint,
-  type ProxyPicker,
-} from '@embedcam/cam';
+import { initBackend, type ModelSpec, modelFingerprint } from '@embedcam/cam';
 import {
   type Dataset,
   type DatasetItem,
@@ -16,17 +8,13 @@ import {
   splitByClassRange,
   toClassRange,
 } from '@embedcam/datasets';
-import { loadItems, packBatch, type ReadImage, readLocalImage } from '@embedcam/explain';
+import type { ReadImage } from '@embedcam/explain';
 import { backboneSpec, extractFeatures } from './feature-cache.js';
 import { writeHeadSpec } from './head-spec.js';
 import { DEFAULT_KS, type RecallResult, recallAtK } from './recall-at-k.js';
-import {
-  applyHead,
-  type DenseLayer,
-  resolveTrainHeadOptions,
-  type TrainHeadOptions,
-  trainHead,
-} from './train-head.js';
+import { applyHead, trainHead } from './train-head.js';
+import { resolveTrainHeadOptions, type TrainHeadOptions } from './train-head-options.js';
+import { type VerifyResult, verifyHeadSpec } from './verify-head-spec.js';
 
 export interface RunTrainHeadOptions extends Omit<TrainHeadOptions, 'onEpoch'> {
   /** CUB-200-2011 directory or JSONL manifest. */
@@ -57,16 +45,6 @@ export interface RunTrainHeadOptions extends Omit<TrainHeadOptions, 'onEpoch'> {
   onFeatures?: (info: TrainHeadReport['cache'] & { failed: number; seconds: number }) => void;
   /** Called per epoch with the mean loss. */
   onEpoch?: (epoch: number, epochs: number, loss: number) => void;
-}
-
-export interface VerifyResult {
-  images: number;
-  /** max |full-model embedding − head(cached feature)| over the verified images. */
-  maxAbsDiff: number;
-  /** Gradient path EmbeddingCAM takes with the written spec ('closed-form' for a linear head). */
-  gradient: 'closed-form' | 'autodiff';
-  /** max |closed-form − autodiff| of the raw CAMs, relative to the largest map value (linear heads). */
-  closedFormVsAutodiff?: number;
 }
 
 export interface TrainHeadReport {
@@ -159,12 +137,7 @@ export async function runTrainHead(opts: RunTrainHeadOptions): Promise<TrainHead
   const o = resolveTrainHeadOptions(opts);
   await initBackend(opts.tfBackend);
   const ds = await openDataset(opts.dataset);
-  const { train, test } = splitByClassRange(ds, opts.trainClasses, opts.testClasses);
-  if (countClasses(train) < 2)
-    throw new Error(
-      `Train classes "${opts.trainClasses}" match ${countClasses(train)} class(es) of ${ds.name}; at least 2 are needed.`,
-    );
-  if (test.length === 0) throw new Error(`Test classes "${opts.testClasses}" match no image of ${ds.name}.`);
+  const { train, test } = protocolSplit(ds, opts.trainClasses, opts.testClasses);
   const backbone = backboneSpec(opts.spec);
   const fingerprint = await modelFingerprint(backbone);
 
@@ -281,61 +254,4 @@ export async function runTrainHead(opts: RunTrainHeadOptions): Promise<TrainHead
   await mkdir(opts.out, { recursive: true });
   await writeFile(path.join(opts.out, 'training.json'), `${JSON.stringify(report, null, 2)}\n`);
   return report;
-}
-
-/**
- * Loads a written spec the way every command does (loadModelSpec + loadCamModel), pushes a few
- * images through the full model and compares with head(feature); runs EmbeddingCAM with the
- * default gradient path, and for a linear head also compares the closed form with autodiff.
- */
-export async function verifyHeadSpec(
-  specPath: string,
-  items: DatasetItem[],
-  features: Float32Array,
-  layers: readonly DenseLayer[],
-  read: ReadImage = readLocalImage,
-): Promise<VerifyResult> {
-  const spec = await loadModelSpec(specPath);
-  const model = await loadCamModel(spec);
-  try {
-    const { loaded, failed } = await loadItems(items, spec, read);
-    if (failed.length > 0) throw new Error(`Verification: ${failed[0].message}`);
-    const n = loaded.length;
-    if (n === 0)
-      return { images: 0, maxAbsDiff: 0, gradient: model.head.linear ? 'closed-form' : 'autodiff' };
-    const input = packBatch(
-      loaded.map((l) => l.image),
-      spec,
-      model.backbone.inputLayout,
-    );
-    const cam = new EmbeddingCam(model, 'auto');
-    const y = await cam.embed(input, n);
-    const expected = applyHead(layers, features, n);
-    let maxAbsDiff = 0;
-    for (let i = 0; i < y.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(y[i] - expected[i]));
-    // Explain each image against the next image's embedding (a proxy that is not its own).
-    const pick: ProxyPicker = (emb, m, dim) => {
-      const p = new Float32Array(m * dim);
-      for (let i = 0; i < m; i++)
-        p.set(emb.subarray(((i + 1) % m) * dim, (((i + 1) % m) + 1) * dim), i * dim);
-      return p;
-    };
-    const auto = await cam.explain(input, n, pick);
-    if (!auto.maps.every(Number.isFinite))
-      throw new Error('Verification: EmbeddingCAM produced non-finite maps.');
-    let closedFormVsAutodiff: number | undefined;
-    if (auto.gradient === 'closed-form') {
-      const ad = await new EmbeddingCam(model, 'autodiff').explain(input, n, pick);
-      let diff = 0;
-      let scale = 0;
-      for (let i = 0; i < ad.maps.length; i++) {
-        diff = Math.max(diff, Math.abs(ad.maps[i] - auto.maps[i]));
-        scale = Math.max(scale, Math.abs(ad.maps[i]));
-      }
-      closedFormVsAutodiff = scale > 0 ? diff / scale : diff;
-    }
-    return { images: n, maxAbsDiff, gradient: auto.gradient, closedFormVsAutodiff };
-  } finally {
-    model.dispose();
-  }
 }

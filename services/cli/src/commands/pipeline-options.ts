@@ -41,10 +41,3 @@ export async function connect(
   const redis = await resolveRedis(config.REDIS_URL, log);
   return { config: { ...config, REDIS_URL: redis.url }, redis };
 }
-
-/** The environment for child services: the resolved settings, as variables. */
-export function serviceEnv(config: ConnectedConfig): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const [k, v] of Object.entries(config)) if (v !== undefined) env[k] = String(v);
-  return env;
-}

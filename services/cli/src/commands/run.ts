@@ -3,11 +3,11 @@ import type { ProxyScheme } from '@embedcam/cam';
 import { EmbedcamClient } from '@embedcam/client';
 import type { Command } from 'commander';
 import { formatSummaryTable } from '../format-summary.js';
-import { LocalServices } from '../local-services.js';
 import { logger } from '../logger.js';
 import { createProgress } from '../progress.js';
+import { ServiceLauncher, serviceEnv } from '../service-launcher.js';
 import { parseChoice, parsePositiveInt } from './options.js';
-import { addConnectionFlags, type ConnectionFlags, connect, serviceEnv } from './pipeline-options.js';
+import { addConnectionFlags, type ConnectionFlags, connect } from './pipeline-options.js';
 import { addExplainFlags, addModelFlags } from './shared-flags.js';
 
 interface RunFlags extends ConnectionFlags {
@@ -61,7 +61,7 @@ export function registerRun(program: Command): void {
     const log = logger.child({ cmd: 'run' });
     const { config, redis } = await connect(flags, log);
     const client = new EmbedcamClient(config);
-    const services = new LocalServices(serviceEnv(config), log);
+    const services = new ServiceLauncher({ env: serviceEnv(config), output: 'inherit', log });
     const progress = createProgress(log);
     try {
       if (flags.services !== 'external') {
@@ -107,7 +107,7 @@ export function registerRun(program: Command): void {
       if (report.images.processed === 0) process.exitCode = 1;
     } finally {
       progress.stop();
-      await services.stop();
+      await services.stopAll();
       await client.close();
       await redis.stop();
     }
@@ -178,7 +178,7 @@ export function registerRunQueries(program: Command): void {
       const log = logger.child({ cmd: 'proxies build' });
       const { config, redis } = await connect(flags, log);
       const client = new EmbedcamClient(config);
-      const services = new LocalServices(serviceEnv(config), log);
+      const services = new ServiceLauncher({ env: serviceEnv(config), output: 'inherit', log });
       const progress = createProgress(log);
       try {
         if (
@@ -200,7 +200,7 @@ export function registerRunQueries(program: Command): void {
         process.stdout.write(`${id}\n`);
       } finally {
         progress.stop();
-        await services.stop();
+        await services.stopAll();
         await client.close();
         await redis.stop();
       }
