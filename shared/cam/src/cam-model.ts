@@ -23,3 +23,24 @@ export interface CamModel {
   readonly head: Head;
   dispose(): void;
 }
+
+/**
+ * A CamModel whose dispose() frees the head and then `owner` (the backbone, or the loaded model
+ * whose layers the backbone shares).
+ */
+export function camModel(
+  spec: ModelSpec,
+  backbone: Backbone,
+  head: Head,
+  owner: { dispose(): void } = backbone,
+): CamModel {
+  return {
+    spec,
+    backbone,
+    head,
+    dispose: () => {
+      head.dispose();
+      owner.dispose();
+    },
+  };
+}

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
-import type { Backbone, CamModel } from './cam-model.js';
+import { type Backbone, type CamModel, camModel } from './cam-model.js';
 import { UnsupportedModelError } from './errors.js';
 import { GapDenseHead, loadDenseWeights } from './head.js';
 import type { ModelSpec } from './model-spec.js';
@@ -217,15 +217,7 @@ export async function loadOnnxCamModel(spec: ModelSpec, opts: OnnxOptions = {}):
         `head.dense[0].inputDim is ${head.layers[0].spec.inputDim} but ONNX output "${spec.targetLayer}" has ${channels} channels.`,
       );
     }
-    return {
-      spec,
-      backbone,
-      head,
-      dispose: () => {
-        backbone.dispose();
-        head.dispose();
-      },
-    };
+    return camModel(spec, backbone, head);
   } catch (err) {
     await session.release();
     throw err;

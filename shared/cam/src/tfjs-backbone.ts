@@ -1,30 +1,44 @@
 import * as tf from '@tensorflow/tfjs';
-import type { Backbone, CamModel } from './cam-model.js';
+import { type Backbone, type CamModel, camModel } from './cam-model.js';
 import { UnsupportedModelError } from './errors.js';
 import { GapDenseHead, LayerGraphHead, loadDenseWeights } from './head.js';
 import { LayerSubgraph } from './layer-subgraph.js';
 import type { ModelSpec } from './model-spec.js';
 import { readModelArtifacts } from './tfjs-model-io.js';
 
-/** Forward-only backbone over a (truncated) LayersModel. */
-class LayersBackbone implements Backbone {
+/** What both TF.js backbones share: NHWC input of a fixed size on the current TF.js backend. */
+abstract class TfjsBackbone implements Backbone {
   readonly inputLayout = 'nhwc' as const;
 
   constructor(
-    private readonly model: tf.LayersModel,
-    private readonly height: number,
-    private readonly width: number,
+    protected readonly height: number,
+    protected readonly width: number,
   ) {}
 
   get runtime(): string {
     return `tfjs-${tf.getBackend()}`;
   }
 
+  protected input(data: Float32Array, n: number): tf.Tensor4D {
+    return tf.tensor4d(data, [n, this.height, this.width, 3]);
+  }
+
+  abstract forward(input: Float32Array, n: number): Promise<tf.Tensor4D>;
+  abstract dispose(): void;
+}
+
+/** Forward-only backbone over a (truncated) LayersModel. */
+class LayersBackbone extends TfjsBackbone {
+  constructor(
+    private readonly model: tf.LayersModel,
+    height: number,
+    width: number,
+  ) {
+    super(height, width);
+  }
+
   async forward(input: Float32Array, n: number): Promise<tf.Tensor4D> {
-    return tf.tidy(() => {
-      const x = tf.tensor4d(input, [n, this.height, this.width, 3]);
-      return this.model.predict(x) as tf.Tensor4D;
-    });
+    return tf.tidy(() => this.model.predict(this.input(input, n)) as tf.Tensor4D);
   }
 
   dispose(): void {
@@ -33,22 +47,18 @@ class LayersBackbone implements Backbone {
 }
 
 /** Forward-only backbone over a GraphModel, reading the target node. */
-class GraphBackbone implements Backbone {
-  readonly inputLayout = 'nhwc' as const;
-
+class GraphBackbone extends TfjsBackbone {
   constructor(
     private readonly model: tf.GraphModel,
     private readonly target: string,
-    private readonly height: number,
-    private readonly width: number,
-  ) {}
-
-  get runtime(): string {
-    return `tfjs-${tf.getBackend()}`;
+    height: number,
+    width: number,
+  ) {
+    super(height, width);
   }
 
   async forward(input: Float32Array, n: number): Promise<tf.Tensor4D> {
-    const x = tf.tensor4d(input, [n, this.height, this.width, 3]);
+    const x = this.input(input, n);
     try {
       const a = (await this.model.executeAsync(x, this.target)) as tf.Tensor;
       if (a.rank !== 4) {
@@ -128,15 +138,7 @@ export async function loadTfjsCamModel(spec: ModelSpec): Promise<CamModel> {
     const backbone = new GraphBackbone(graph, spec.targetLayer, height, width);
     const channels = await probeChannels(backbone, spec);
     const head = new GapDenseHead(channels, await loadDenseWeights(spec), spec.l2normalize);
-    return {
-      spec,
-      backbone,
-      head,
-      dispose: () => {
-        backbone.dispose();
-        head.dispose();
-      },
-    };
+    return camModel(spec, backbone, head);
   }
   const model = await tf.loadLayersModel(tf.io.fromMemory(artifacts));
   const { backbone: truncated, graph } = splitLayersModel(model, spec);
@@ -155,15 +157,7 @@ export async function loadTfjsCamModel(spec: ModelSpec): Promise<CamModel> {
     const out = graph!.to.shape as number[];
     head = new LayerGraphHead(graph!, out[out.length - 1], spec.l2normalize);
   }
-  return {
-    spec,
-    backbone,
-    head,
-    dispose: () => {
-      head.dispose();
-      model.dispose();
-    },
-  };
+  return camModel(spec, backbone, head, model);
 }
 
 async function probeChannels(backbone: Backbone, spec: ModelSpec): Promise<number> {

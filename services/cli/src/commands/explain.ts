@@ -6,36 +6,28 @@ import {
   LABEL_ONLY_SCHEMES,
   loadCamModel,
   modelFingerprint,
-  type ProxyScheme,
   resolveModel,
 } from '@embedcam/cam';
 import { formatSummary, openDataset, selectItems, summarizeDataset } from '@embedcam/datasets';
-import { type CamTarget, type EvalResolution, readLocalImage, runExplain } from '@embedcam/explain';
+import { readLocalImage, runExplain } from '@embedcam/explain';
 import { LocalStore } from '@embedcam/storage';
 import type { Command } from 'commander';
 import { formatSummaryTable } from '../format-summary.js';
 import { logger } from '../logger.js';
 import { createProgress } from '../progress.js';
 import { parseChoice, parsePositiveInt } from './options.js';
-import { addExplainFlags, addModelFlags } from './shared-flags.js';
+import {
+  addExplainFlags,
+  addModelFlags,
+  type ExplainFlags,
+  type ModelFlags,
+  parseTarget,
+} from './shared-flags.js';
 
-export interface ExplainCliOptions {
-  dataset: string;
-  model?: string;
-  engine?: 'tfjs' | 'onnx';
+export interface ExplainCliOptions extends ModelFlags, ExplainFlags {
   tfBackend?: string;
-  proxies: ProxyScheme;
-  classes?: string;
-  split: string;
-  refSplit: string;
-  limit?: number;
-  perClass?: number;
-  target: string;
   batchSize: number;
-  resolution: EvalResolution;
-  tau: number;
   gradient: GradientMode;
-  overlays: boolean;
   out: string;
 }
 
@@ -61,13 +53,6 @@ export function registerExplain(program: Command): void {
         process.exitCode = 1;
       }
     });
-}
-
-function parseTarget(v: string): CamTarget {
-  if (v === 'gt' || v === 'predicted') return v;
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new Error(`--target "${v}": use gt, predicted or a class id.`);
-  return n;
 }
 
 export async function explainCommand(opts: ExplainCliOptions) {

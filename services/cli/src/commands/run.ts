@@ -1,30 +1,20 @@
 import path from 'node:path';
-import type { ProxyScheme } from '@embedcam/cam';
-import { EmbedcamClient } from '@embedcam/client';
 import type { Command } from 'commander';
 import { formatSummaryTable } from '../format-summary.js';
 import { logger } from '../logger.js';
-import { createProgress } from '../progress.js';
-import { ServiceLauncher, serviceEnv } from '../service-launcher.js';
 import { parseChoice, parsePositiveInt } from './options.js';
-import { addConnectionFlags, type ConnectionFlags, connect } from './pipeline-options.js';
-import { addExplainFlags, addModelFlags } from './shared-flags.js';
+import { addConnectionFlags, type ConnectionFlags } from './pipeline-options.js';
+import { openPipelineSession, withClient } from './pipeline-session.js';
+import {
+  addExplainFlags,
+  addModelFlags,
+  type ExplainFlags,
+  type ModelFlags,
+  parseTarget,
+} from './shared-flags.js';
 
-interface RunFlags extends ConnectionFlags {
-  dataset: string;
-  model?: string;
-  engine?: 'tfjs' | 'onnx';
-  proxies: ProxyScheme;
+interface RunFlags extends ConnectionFlags, ModelFlags, ExplainFlags {
   proxyId?: string;
-  classes?: string;
-  split: string;
-  refSplit: string;
-  limit?: number;
-  perClass?: number;
-  target: string;
-  resolution: 'eval224' | 'original';
-  tau: number;
-  overlays: boolean;
   runId?: string;
   detach?: boolean;
   services: 'auto' | 'local' | 'external';
@@ -59,10 +49,8 @@ export function registerRun(program: Command): void {
       .option('--json', 'print the report as JSON'),
   ).action(async (flags: RunFlags) => {
     const log = logger.child({ cmd: 'run' });
-    const { config, redis } = await connect(flags, log);
-    const client = new EmbedcamClient(config);
-    const services = new ServiceLauncher({ env: serviceEnv(config), output: 'inherit', log });
-    const progress = createProgress(log);
+    const session = await openPipelineSession(flags, log);
+    const { client, services, progress } = session;
     try {
       if (flags.services !== 'external') {
         const live =
@@ -75,10 +63,7 @@ export function registerRun(program: Command): void {
             '--detach with local services: they stop when this command returns; start services separately to detach.',
           );
       }
-      const target =
-        flags.target === 'gt' || flags.target === 'predicted' ? flags.target : Number(flags.target);
-      if (typeof target === 'number' && !Number.isInteger(target))
-        throw new Error(`--target "${flags.target}": use gt, predicted or a class id.`);
+      const target = parseTarget(flags.target);
       const submitted = await client.submitRun({
         ...flags,
         target,
@@ -106,45 +91,31 @@ export function registerRun(program: Command): void {
       );
       if (report.images.processed === 0) process.exitCode = 1;
     } finally {
-      progress.stop();
-      await services.stopAll();
-      await client.close();
-      await redis.stop();
+      await session.close();
     }
   });
 }
 
 export function registerRunQueries(program: Command): void {
   addConnectionFlags(program.command('status <runId>').description('Progress of a run (JSON)')).action(
-    async (runId: string, flags: ConnectionFlags) => {
-      const { config, redis } = await connect(flags, logger);
-      const client = new EmbedcamClient(config);
-      try {
+    (runId: string, flags: ConnectionFlags) =>
+      withClient(flags, logger, async (client) => {
         process.stdout.write(`${JSON.stringify(await client.status(runId), null, 2)}\n`);
-      } finally {
-        await client.close();
-        await redis.stop();
-      }
-    },
+      }),
   );
   addConnectionFlags(
     program
       .command('report <runId>')
       .description('The report of a finished run')
       .option('--json', 'print the whole report as JSON'),
-  ).action(async (runId: string, flags: ConnectionFlags & { json?: boolean }) => {
-    const { config, redis } = await connect(flags, logger);
-    const client = new EmbedcamClient(config);
-    try {
+  ).action((runId: string, flags: ConnectionFlags & { json?: boolean }) =>
+    withClient(flags, logger, async (client) => {
       const report = await client.getReport(runId);
       process.stdout.write(
         flags.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatSummaryTable(report)}\n`,
       );
-    } finally {
-      await client.close();
-      await redis.stop();
-    }
-  });
+    }),
+  );
   addConnectionFlags(
     addModelFlags(
       program
@@ -164,22 +135,17 @@ export function registerRunQueries(program: Command): void {
       ),
   ).action(
     async (
-      flags: ConnectionFlags & {
-        dataset: string;
-        model?: string;
-        engine?: 'tfjs' | 'onnx';
-        proxies: ProxyScheme;
-        split: string;
-        classes?: string;
-        force?: boolean;
-        services: string;
-      },
+      flags: ConnectionFlags &
+        ModelFlags & {
+          split: string;
+          classes?: string;
+          force?: boolean;
+          services: string;
+        },
     ) => {
       const log = logger.child({ cmd: 'proxies build' });
-      const { config, redis } = await connect(flags, log);
-      const client = new EmbedcamClient(config);
-      const services = new ServiceLauncher({ env: serviceEnv(config), output: 'inherit', log });
-      const progress = createProgress(log);
+      const session = await openPipelineSession(flags, log);
+      const { client, services, progress } = session;
       try {
         if (
           flags.services === 'local' ||
@@ -199,10 +165,7 @@ export function registerRunQueries(program: Command): void {
         progress.stop();
         process.stdout.write(`${id}\n`);
       } finally {
-        progress.stop();
-        await services.stopAll();
-        await client.close();
-        await redis.stop();
+        await session.close();
       }
     },
   );

@@ -2,11 +2,25 @@ import { runService, type Service } from '@embedcam/queues';
 import type { Command } from 'commander';
 import { logger } from '../logger.js';
 import { parsePositiveInt } from './options.js';
-import { addConnectionFlags, type ConnectionFlags, connect } from './pipeline-options.js';
+import {
+  addConnectionFlags,
+  type ConnectedConfig,
+  type ConnectionFlags,
+  connect,
+} from './pipeline-options.js';
 
-/** Runs a service in this process until SIGTERM/SIGINT or the parent's exit (see runService). */
-async function serve(name: string, start: () => Promise<Service>, stopRedis: () => Promise<void>) {
-  runService(await start(), { name, log: logger, afterClose: stopRedis });
+/**
+ * Connects (flags and environment), starts a service in this process and keeps it running until
+ * SIGTERM/SIGINT or the parent's exit (see runService); a private Redis stops after it.
+ */
+async function serve(
+  name: string,
+  flags: ConnectionFlags,
+  start: (config: ConnectedConfig) => Promise<Service>,
+  overrides: Parameters<typeof connect>[2] = {},
+): Promise<void> {
+  const { config, redis } = await connect(flags, logger, overrides);
+  runService(await start(config), { name, log: logger, afterClose: redis.stop });
 }
 
 export function registerServices(program: Command): void {
@@ -33,28 +47,28 @@ export function registerServices(program: Command): void {
         computeThreads?: number;
       },
     ) => {
-      const { config, redis } = await connect(flags, logger, {
+      const overrides = {
         WORKER_CONCURRENCY: flags.concurrency,
         BATCH_MAX_SIZE: flags.batchSize,
         BATCH_MAX_WAIT_MS: flags.batchWait,
         COMPUTE_THREADS: flags.computeThreads,
-      });
+      };
       const { startWorker } = await import('@embedcam/worker');
-      await serve('worker', () => startWorker(config), redis.stop);
+      await serve('worker', flags, (config) => startWorker(config), overrides);
     },
   );
   addConnectionFlags(
     program.command('aggregator').description('Run the aggregator (exactly-once counting, reports)'),
   ).action(async (flags: ConnectionFlags) => {
-    const { config, redis } = await connect(flags, logger);
-    const { startAggregator } = await import('@embedcam/aggregator');
-    await serve('aggregator', () => startAggregator(config), redis.stop);
+    const { loadAggregatorOptions, startAggregator } = await import('@embedcam/aggregator');
+    // AGGREGATOR_* settings apply here as in the aggregator's own main.
+    const options = loadAggregatorOptions();
+    await serve('aggregator', flags, (config) => startAggregator(config, options));
   });
   addConnectionFlags(
     program.command('proxy-builder').description('Run the proxy-builder (sharded proxy builds)'),
   ).action(async (flags: ConnectionFlags) => {
-    const { config, redis } = await connect(flags, logger);
     const { startProxyBuilder } = await import('@embedcam/proxy-builder');
-    await serve('proxy-builder', () => startProxyBuilder(config), redis.stop);
+    await serve('proxy-builder', flags, (config) => startProxyBuilder(config));
   });
 }

@@ -1,9 +1,31 @@
 import path from 'node:path';
-import { PROXY_SCHEMES, sharedDir } from '@embedcam/cam';
+import { PROXY_SCHEMES, type ProxyScheme, sharedDir } from '@embedcam/cam';
+import type { CamTarget } from '@embedcam/explain';
 import type { Command } from 'commander';
 import { parseChoice, parsePositiveInt, parseTau } from './options.js';
 
 export const defaultDataset = () => path.join(sharedDir(), 'data/cub200-subset');
+
+/** The values addModelFlags adds. */
+export interface ModelFlags {
+  dataset: string;
+  model?: string;
+  engine?: 'tfjs' | 'onnx';
+  proxies: ProxyScheme;
+}
+
+/** The values addExplainFlags adds. */
+export interface ExplainFlags {
+  classes?: string;
+  split: string;
+  refSplit: string;
+  limit?: number;
+  perClass?: number;
+  target: string;
+  resolution: 'eval224' | 'original';
+  tau: number;
+  overlays: boolean;
+}
 
 /** Which data, model and proxies: shared by explain, run and proxies build. */
 export function addModelFlags(cmd: Command): Command {
@@ -49,4 +71,12 @@ export function addExplainFlags(cmd: Command): Command {
     )
     .option('--tau <t>', 'heatmap threshold of GT-known Loc (0, 0.01, … 0.99)', parseTau, 0.2)
     .option('--no-overlays', 'skip the colour overlays');
+}
+
+/** --target: the label (gt), the nearest proxy (predicted) or a class id. */
+export function parseTarget(v: string): CamTarget {
+  if (v === 'gt' || v === 'predicted') return v;
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new Error(`--target "${v}": use gt, predicted or a class id.`);
+  return n;
 }
