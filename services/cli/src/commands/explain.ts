@@ -16,15 +16,9 @@ import { formatSummaryTable } from '../format-summary.js';
 import { logger } from '../logger.js';
 import { createProgress } from '../progress.js';
 import { parseChoice, parsePositiveInt } from './options.js';
-import {
-  addExplainFlags,
-  addModelFlags,
-  type ExplainFlags,
-  type ModelFlags,
-  parseTarget,
-} from './shared-flags.js';
+import { addExplainFlags, addModelFlags, type ExplainInputFlags, parseTarget } from './shared-flags.js';
 
-export interface ExplainCliOptions extends ModelFlags, ExplainFlags {
+export interface ExplainCliOptions extends ExplainInputFlags {
   tfBackend?: string;
   batchSize: number;
   gradient: GradientMode;

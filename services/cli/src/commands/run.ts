@@ -8,12 +8,12 @@ import { openPipelineSession, withClient } from './pipeline-session.js';
 import {
   addExplainFlags,
   addModelFlags,
-  type ExplainFlags,
+  type ExplainInputFlags,
   type ModelFlags,
   parseTarget,
 } from './shared-flags.js';
 
-interface RunFlags extends ConnectionFlags, ModelFlags, ExplainFlags {
+interface RunFlags extends ConnectionFlags, ExplainInputFlags {
   proxyId?: string;
   runId?: string;
   detach?: boolean;

@@ -27,6 +27,9 @@ export interface ExplainFlags {
   overlays: boolean;
 }
 
+/** What explain and run both take: the data, model and proxies, and which images, how. */
+export interface ExplainInputFlags extends ModelFlags, ExplainFlags {}
+
 /** Which data, model and proxies: shared by explain, run and proxies build. */
 export function addModelFlags(cmd: Command): Command {
   return cmd
