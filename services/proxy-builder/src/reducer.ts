@@ -48,7 +48,7 @@ export async function reduceProxies(
   if (set.meta.id !== proxyId)
     throw new UnrecoverableError(`Proxy id mismatch: request ${proxyId}, built ${set.meta.id}.`);
   const { data, meta } = encodeProxySet(set);
-  await store.put(`proxies/${proxyId}/failures.json`, JSON.stringify(failures, null, 2));
+  await store.put(storageKeys.proxyFailures(proxyId), JSON.stringify(failures, null, 2));
   await store.put(storageKeys.proxiesData(proxyId), data);
   // Written last: its presence means the set is complete.
   await store.put(storageKeys.proxiesMeta(proxyId), meta, { contentType: 'application/json' });

@@ -15,6 +15,7 @@ import {
   QUEUES,
   type RunConfig,
   type RunProgress,
+  runBase,
   storageKeys,
   submittedJobOptions,
   validateRunId,
@@ -114,7 +115,7 @@ export class EmbedcamClient {
     if (!existing) {
       // A run unknown to the store starts afresh, even if Redis remembers it (the store was wiped
       // or changed): its counted images would otherwise point at results that no longer exist.
-      await deleteKeysWithPrefix(this.redis, `${this.config.EMBEDCAM_PREFIX}:run:${runId}`);
+      await deleteKeysWithPrefix(this.redis, runBase(this.config.EMBEDCAM_PREFIX, runId));
       await this.store.put(storageKeys.runConfig(runId), JSON.stringify(run, null, 2));
     }
     await initRun(this.redis, this.config.EMBEDCAM_PREFIX, runId, items.length);

@@ -43,6 +43,8 @@ export const storageKeys = {
   proxyRequest: (proxyId: string) => `proxies/${proxyId}/request.json`,
   proxyShard: (proxyId: string, shard: number) => `proxies/${proxyId}/shards/${shard}.jsonl`,
   proxyPartial: (proxyId: string, shard: number) => `proxies/${proxyId}/partials/${shard}.json`,
+  /** Reference images that could not be embedded, written beside the set. */
+  proxyFailures: (proxyId: string) => `proxies/${proxyId}/failures.json`,
 };
 
 /** Image ids become file names: keep them readable and unique (percent-encoding is reversible). */
@@ -53,7 +55,8 @@ export function safeName(imageId: string): string {
 }
 
 const META_SUFFIX = ':meta';
-const runBase = (prefix: string, runId: string) => `${prefix}:run:${runId}`;
+/** The prefix every Redis key of one run starts with (deleteKeysWithPrefix takes it to forget a run). */
+export const runBase = (prefix: string, runId: string) => `${prefix}:run:${runId}`;
 
 /** Redis keys of a run's state (all under the deployment prefix). */
 export function runKeys(prefix: string, runId: string) {
