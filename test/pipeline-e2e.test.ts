@@ -99,17 +99,16 @@ describe.skipIf(!HAS_SHARED)(
         if (p.status === 'complete') break;
         if (Date.now() > deadline)
           throw new Error(`run did not complete: ${JSON.stringify(p)}\n${services.logs()}`);
-        if (!killedWorker && p.done >= 8) {
-          await services.kill(workerA.proc); // kill -9 with jobs in flight
-          services.start('worker');
-          killedWorker = true;
-        }
-        // The next poll after the worker's kill: while the aggregator is down nothing is counted, so
-        // the run cannot complete without its restart (a fixed count could be overtaken in 200 ms).
-        if (killedWorker && !restartedAggregator) {
+        // Both kills at the first poll that sees 8 or more counted but not all: the aggregator first,
+        // so nothing more is counted (and no report can be under way, which would hold the report
+        // lock until it expires) until its replacement runs; then a worker with jobs in flight.
+        if (!killedWorker && p.done >= 8 && p.done < p.total) {
           await services.kill(aggregator.proc);
           services.start('aggregator');
           restartedAggregator = true;
+          await services.kill(workerA.proc); // kill -9 with jobs in flight
+          services.start('worker');
+          killedWorker = true;
         }
         await sleep(200);
       }
