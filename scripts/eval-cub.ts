@@ -237,7 +237,8 @@ const config = {
   REDIS_URL: redis.url,
 };
 const services = new ServiceLauncher({ env: serviceEnv(config), output: 'inherit', log });
-services.start('proxy-builder');
+// One compute thread: the proxy-builder loads a session per row's model, and the worker needs the cores.
+services.start('proxy-builder', { env: { COMPUTE_THREADS: '1' } });
 services.start('worker');
 services.start('aggregator');
 const client = new EmbedcamClient(config, store);

@@ -1,5 +1,7 @@
-// The worker's results against the same images explained in this process, and the codes that bad
-// inputs fail with.
+// The worker's results against the same images explained in this process, the codes that bad
+// inputs fail with, and the worker under full compute load (throughput, batching, a responsive
+// event loop). One file, so the model fixture is built once for both.
+import os from 'node:os';
 import path from 'node:path';
 import {
   type ExplainedImage,
@@ -14,7 +16,7 @@ import { resultJobId, storageKeys } from '@embedcam/queues';
 import type { ObjectStore } from '@embedcam/storage';
 import { expect, it } from 'vitest';
 import { type HeatmapWorker, startWorker } from '../src/index.js';
-import { createRun, describeWithFixture, jobFor, silent } from './fixture.js';
+import { createRun, describeWithFixture, inProcessBaseline, jobFor, silent } from './fixture.js';
 
 /** Deep equality with numbers compared to `tol` (absolute). */
 function expectClose(actual: unknown, expected: unknown, tol: number, at = '$'): void {
@@ -145,6 +147,45 @@ describeWithFixture('heatmap worker results', (f) => {
       expect(s.compute).toHaveLength(1);
       expect(s.compute[0]).toMatchObject({ threads: 2, crashes: 0 });
       expect(s.batcher.items).toBe(11); // 8 good + corrupt + unknown class + bad box reach the threads
+    } finally {
+      await w?.close();
+      await run.cleanup();
+    }
+  });
+
+  it('keeps the event loop responsive under full compute load (and reports throughput)', async () => {
+    const run = await createRun(f, { WORKER_CONCURRENCY: 32, BATCH_MAX_SIZE: 16, BATCH_MAX_WAIT_MS: 25 });
+    let w: HeatmapWorker | undefined;
+    try {
+      const images = f.testItems;
+      const copies = 3;
+      const jobs = Array.from({ length: copies }, (_, k) =>
+        images.map((it) => jobFor(run.runId, it, { imageId: `${it.id}-${k}` })),
+      ).flat();
+      // In-process baseline first (so it does not compete with the worker).
+      const baseline = await inProcessBaseline(f, images);
+
+      w = await startWorker(run.config, { store: f.store, log: silent, preloadModel: 'default' });
+      await run.add(jobs);
+      let stalled = 0;
+      w.worker.on('stalled', () => stalled++);
+      const started = performance.now();
+      const results = await run.waitForResults(jobs.length, 240_000);
+      const seconds = (performance.now() - started) / 1000;
+      const s = w.stats();
+      console.log(
+        `[worker load] ${jobs.length} images in ${seconds.toFixed(1)} s = ${(jobs.length / seconds).toFixed(1)} img/s ` +
+          `through the worker (${run.config.COMPUTE_THREADS} compute threads, load average ${os.loadavg()[0].toFixed(1)}); ` +
+          `in-process (this thread, batches of 16): explainBatch alone ${baseline.compute.toFixed(1)} img/s, ` +
+          `with decode + PNG + overlay ${baseline.pipeline.toFixed(1)} img/s; ` +
+          `event-loop lag p99 ${s.eventLoopLagP99Ms} ms, max ${s.eventLoopLagMaxMs} ms; mean batch ${s.batcher.meanBatchSize.toFixed(1)}; ` +
+          `stage means (ms) ${JSON.stringify(Object.fromEntries(Object.entries(s.stageMeanMs).map(([k, v]) => [k, Math.round(v)])))}`,
+      );
+      expect(results.filter((r) => r.status === 'ok')).toHaveLength(jobs.length);
+      expect(stalled).toBe(0);
+      expect(s.eventLoopLagP99Ms).toBeGreaterThan(0);
+      expect(s.eventLoopLagP99Ms).toBeLessThan(200);
+      expect(s.batcher.meanBatchSize).toBeGreaterThan(1); // batches really formed across jobs
     } finally {
       await w?.close();
       await run.cleanup();
