@@ -28,7 +28,9 @@ import {
   QUEUES,
   type ResultJob,
   resultJobId,
+  resultJobOptions,
   storageKeys,
+  submittedJobOptions,
 } from '@embedcam/queues';
 import { readUri } from '@embedcam/storage';
 import { CUB_DIR } from '@embedcam/test-support/shared-data';
@@ -265,13 +267,6 @@ function workerRun(
     threadMsPerImage: images > 0 ? (busy(b) - busy(a)) / images : 0,
   };
 }
-
-const jobOptions = (attempts: number) => ({
-  attempts,
-  backoff: { type: 'exponential' as const, delay: 1000 },
-  removeOnComplete: { age: 3600, count: 10_000 },
-  removeOnFail: { age: 7 * 24 * 3600 },
-});
 
 export async function benchPipeline(o: PipelineBenchOptions): Promise<PipelineBenchResult> {
   const log = o.log ?? (() => {});
@@ -539,8 +534,7 @@ async function run(
       };
       await qResults.add('result', r, {
         jobId: resultJobId(r.runId, r.imageId),
-        attempts: qConfig.JOB_ATTEMPTS,
-        backoff: { type: 'exponential', delay: 1000 },
+        ...resultJobOptions(qConfig.JOB_ATTEMPTS),
       });
       return { status: 'ok', key };
     },
@@ -586,7 +580,7 @@ async function run(
       jobs.map((data) => ({
         name: 'heatmap',
         data,
-        opts: { ...jobOptions(qConfig.JOB_ATTEMPTS), jobId: heatmapJobId(runId, data.imageId) },
+        opts: { ...submittedJobOptions(qConfig.JOB_ATTEMPTS), jobId: heatmapJobId(runId, data.imageId) },
       })),
     );
     const { countedMs, reportMs } = await waitComplete(queuePrefix, runId, qClient, pollMs, t);

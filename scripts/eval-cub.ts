@@ -272,7 +272,7 @@ lap('pipeline runs', t);
 // 5. The figure: best and worst images of the main row by energy ratio, GT box in green.
 const main = reports.get('main')!;
 const results: ImageResult[] = [];
-for await (const key of store.list(`runs/${main.runId}/results/`))
+for await (const key of store.list(storageKeys.results(main.runId)))
   results.push(JSON.parse((await store.get(key)).toString('utf8')));
 const ranked = results
   .filter((r) => r.metrics?.energyRatio != null)

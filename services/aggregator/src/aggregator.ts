@@ -145,27 +145,38 @@ export async function startAggregator(config: Config, opts: AggregatorOptions = 
   sweeper.start();
   log.info({ prefix, queue: QUEUES.results, store: store.uri, concurrency }, 'aggregator started');
 
-  let closed = false;
-  return {
-    stats,
-    sweep: (o) => sweeper.sweep(o),
-    async close(o: { force?: boolean } = {}) {
-      if (closed) return;
-      closed = true;
-      void sweeper.stop(); // no more timed sweeps from now on
-      if (o.force) {
-        const closing = worker.close(true).catch(() => {});
-        redis.disconnect();
-        workerConnection.disconnect();
-        await closing;
-      } else {
-        await worker.close();
-        await sweeper.stop();
+  // One close however often it is asked for; a later `force` (a second signal) drops the
+  // connections at once, as a crash would: running jobs stall and are retried elsewhere.
+  let closing: Promise<void> | undefined;
+  let forced = false;
+  function force(): Promise<void> {
+    forced = true;
+    const dropped = worker.close(true).catch(() => {});
+    redis.disconnect();
+    workerConnection.disconnect();
+    return dropped;
+  }
+  async function shutdown(o: { force?: boolean }): Promise<void> {
+    void sweeper.stop(); // no more timed sweeps from now on
+    if (o.force) await force();
+    else {
+      await worker.close();
+      await sweeper.stop();
+      if (!forced) {
         await redis.quit().catch(() => redis.disconnect());
         await workerConnection.quit().catch(() => workerConnection.disconnect());
       }
-      if (ownStore) await store.close();
-      log.info({ ...stats }, 'aggregator closed');
+    }
+    if (ownStore) await store.close();
+    log.info({ ...stats }, 'aggregator closed');
+  }
+  return {
+    stats,
+    sweep: (o) => sweeper.sweep(o),
+    close(o: { force?: boolean } = {}) {
+      if (closing && o.force && !forced) void force();
+      closing ??= shutdown(o);
+      return closing;
     },
   };
 }

@@ -1,3 +1,4 @@
+import type { PoolRegistry } from '@embedcam/compute';
 import {
   type Logger,
   type ProxyRequest,
@@ -6,12 +7,11 @@ import {
   storageKeys,
 } from '@embedcam/queues';
 import type { ObjectStore } from '@embedcam/storage';
-import type { ModelPools } from './model-pools.js';
 
 /** What the proxies jobs (embed-shard, reduce) share. */
 export interface ProxyJobContext {
   store: ObjectStore;
-  pools: ModelPools;
+  pools: PoolRegistry;
   log: Logger;
 }
 
@@ -22,4 +22,9 @@ export async function readProxyRequest(store: ObjectStore, proxyId: string): Pro
     JSON.parse((await store.get(storageKeys.proxyRequest(proxyId))).toString('utf8')),
     'proxy request',
   );
+}
+
+/** The compute pool for a request's model (on its engine, else the proxy-builder's EMBEDCAM_ENGINE). */
+export function poolFor(ctx: ProxyJobContext, req: Pick<ProxyRequest, 'model' | 'engine'>) {
+  return ctx.pools.get(ctx.pools.key(req.model, req.engine));
 }

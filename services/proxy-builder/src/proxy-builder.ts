@@ -1,14 +1,18 @@
+import { PoolRegistry } from '@embedcam/compute';
 import type { Config } from '@embedcam/config';
 import { createLogger, createRedis, type Logger, QUEUES } from '@embedcam/queues';
 import { type ObjectStore, openStore } from '@embedcam/storage';
 import { UnrecoverableError, Worker } from 'bullmq';
 import type { ProxyJobContext } from './job-context.js';
-import { ModelPools } from './model-pools.js';
 import { reduceProxies } from './reducer.js';
 import { embedShard } from './shard-embedder.js';
 
 export interface ProxyBuilderHandle {
-  close(): Promise<void>;
+  /**
+   * Stops taking jobs, lets the running one finish, closes the compute pools and connections.
+   * Idempotent; `force` stops waiting for the running job (its lock expires and it is retried).
+   */
+  close(opts?: { force?: boolean }): Promise<void>;
 }
 
 /**
@@ -23,7 +27,7 @@ export async function startProxyBuilder(
   const log = opts.log ?? createLogger('proxy-builder', config.LOG_LEVEL);
   const store = opts.store ?? openStore(config.STORAGE_URI);
   const connection = createRedis(config.REDIS_URL);
-  const ctx: ProxyJobContext = { store, log, pools: new ModelPools(config, log) };
+  const ctx: ProxyJobContext = { store, log, pools: new PoolRegistry({ config, log }) };
 
   const worker = new Worker(
     QUEUES.proxies,
@@ -43,12 +47,20 @@ export async function startProxyBuilder(
   await worker.waitUntilReady();
   log.info({ queue: QUEUES.proxies, prefix: config.EMBEDCAM_PREFIX }, 'proxy-builder ready');
 
+  // One close however often it is asked for; `force` (a second signal) stops waiting for the
+  // running job, whose lock then expires and another proxy-builder retries it.
+  let closing: Promise<void> | undefined;
+  async function shutdown(): Promise<void> {
+    await worker.close();
+    await ctx.pools.close();
+    connection.disconnect();
+    if (!opts.store) await store.close();
+  }
   return {
-    async close() {
-      await worker.close();
-      await ctx.pools.close();
-      connection.disconnect();
-      if (!opts.store) await store.close();
+    close(o: { force?: boolean } = {}) {
+      if (o.force) void worker.close(true).catch(() => {});
+      closing ??= shutdown();
+      return closing;
     },
   };
 }

@@ -7,7 +7,7 @@ import {
   storageKeys,
 } from '@embedcam/queues';
 import { type Job, UnrecoverableError } from 'bullmq';
-import { type ProxyJobContext, readProxyRequest } from './job-context.js';
+import { type ProxyJobContext, poolFor, readProxyRequest } from './job-context.js';
 
 /**
  * The reduce job (the flow's parent): all partials, in shard order, into the proxy set. Partials
@@ -37,7 +37,7 @@ export async function reduceProxies(
     );
   }
   // Label-only schemes only need the head's dimension, which the pool reports.
-  const dim = labelOnly ? (await ctx.pools.get(req)).info.dim : undefined;
+  const dim = labelOnly ? (await poolFor(ctx, req)).info.dim : undefined;
   const set = buildProxySet(members, {
     scheme: req.scheme,
     model: { name: req.modelName, fingerprint: req.modelFingerprint },

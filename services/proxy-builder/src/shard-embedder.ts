@@ -5,7 +5,7 @@ import { type ProxyPartial, parsePayload, proxyShardJobSchema, storageKeys } fro
 import { readUri } from '@embedcam/storage';
 import type { Job } from 'bullmq';
 import { embedThroughPool } from './embed-through-pool.js';
-import { type ProxyJobContext, readProxyRequest } from './job-context.js';
+import { type ProxyJobContext, poolFor, readProxyRequest } from './job-context.js';
 
 /**
  * An embed-shard job: embeds the shard's reference images and writes the members' embeddings (a
@@ -31,7 +31,7 @@ export async function embedShard(
       failures: [],
     };
   } else {
-    const pool = await ctx.pools.get(req);
+    const pool = await poolFor(ctx, req);
     const { members, failed } = await embedThroughPool(pool, items, {
       read: (uri) => readUri(uri),
       // Progress is informative only: a failed update must not fail the shard.

@@ -1,14 +1,13 @@
 // One image of a run: its run config, model pool and proxies, the file read and sent to the
 // batcher, then the heatmap, overlay and result JSON written to their deterministic keys.
-import type { ModelInfo } from '@embedcam/compute';
+import { LoadCache, type ModelInfo, type PoolRegistry } from '@embedcam/compute';
 import type { DatasetItem } from '@embedcam/datasets';
 import { type ExplainedImage, toImageResult } from '@embedcam/explain';
 import { type HeatmapJob, type RunConfig, storageKeys } from '@embedcam/queues';
 import { type ObjectStore, readUri } from '@embedcam/storage';
 import type { BatchRunner } from './batch-runner.js';
-import { LoadCache, loadProxies, loadRunConfig, type StoredProxies } from './caches.js';
+import { loadProxies, loadRunConfig, type StoredProxies } from './caches.js';
 import { HandedBack, JobFailure } from './failures.js';
-import type { PoolRegistry } from './pool-registry.js';
 import type { WorkerStatsRecorder } from './worker-stats.js';
 
 export interface ImageExplainerOptions {

@@ -1,3 +1,4 @@
+import { PoolStartError } from '@embedcam/compute';
 import type { DatasetItem } from '@embedcam/datasets';
 import { toFailure } from '@embedcam/explain';
 import { isPermanent } from '@embedcam/queues';
@@ -28,7 +29,7 @@ export function failureOf(item: DatasetItem, err: unknown): { code: string; mess
   const e = err as Error & { code?: unknown };
   let code: string;
   let message: string;
-  if (err instanceof JobFailure) {
+  if (err instanceof JobFailure || err instanceof PoolStartError) {
     code = err.code;
     message = err.message;
   } else if (e?.name === 'UnsupportedUriError') {

@@ -7,8 +7,11 @@
 //
 // This module wires the units together; each has its own file:
 // JobProcessor (job-processor.ts) → ImageExplainer (explain-image.ts) → BatchRunner (batch-runner.ts)
-// → PoolRegistry (pool-registry.ts); ResultPublisher, StallReporter, WorkerStatsRecorder, and the
+// → PoolRegistry (@embedcam/compute); ResultPublisher, StallReporter, WorkerStatsRecorder, and the
 // shutdown sequence (graceful-shutdown.ts).
+
+import { setTimeout as delay } from 'node:timers/promises';
+import { PoolRegistry } from '@embedcam/compute';
 import type { Config } from '@embedcam/config';
 import { createLogger, createRedis, type Logger, QUEUES } from '@embedcam/queues';
 import { type ObjectStore, openStore } from '@embedcam/storage';
@@ -17,7 +20,6 @@ import { BatchRunner } from './batch-runner.js';
 import { ImageExplainer } from './explain-image.js';
 import { drainWorker, Shutdown } from './graceful-shutdown.js';
 import { JobProcessor } from './job-processor.js';
-import { PoolRegistry } from './pool-registry.js';
 import { ResultPublisher } from './result-publisher.js';
 import { StallReporter } from './stall-reporter.js';
 import { type WorkerStats, WorkerStatsRecorder } from './worker-stats.js';
@@ -74,7 +76,7 @@ export async function startWorker(config: Config, opts: StartWorkerOptions = {})
   const images = new ImageExplainer({ store, pools, batches, stats });
   const processor = new JobProcessor({ images, results, stats, log });
 
-  /** What outlives the BullMQ side: closed last, and also when start-up fails. */
+  /** What outlives the BullMQ side: closed last, also when start-up fails. */
   async function release(): Promise<void> {
     await results.close();
     await redis.quit().catch(() => redis.disconnect());
@@ -103,10 +105,19 @@ export async function startWorker(config: Config, opts: StartWorkerOptions = {})
     maxStalledCount: 1,
   });
   worker.on('error', (err) => log.error({ err: err.message }, 'worker error'));
-  await worker.waitUntilReady();
-
   const stalls = new StallReporter({ connection: redis, prefix, results, log });
-  await stalls.waitUntilReady();
+  try {
+    await worker.waitUntilReady();
+    await stalls.waitUntilReady();
+  } catch (err) {
+    // Nothing may keep running (or keep consuming jobs) after a failed start. BullMQ's closes can
+    // wait for a Redis that is not there, so they get two seconds.
+    await Promise.race([Promise.allSettled([worker.close(true), stalls.close()]), delay(2000)]);
+    await batches.close();
+    await pools.close();
+    await release();
+    throw err;
+  }
 
   const current = () =>
     stats.snapshot({ active: processor.activeCount, batcher: batches.stats(), compute: pools.stats() });

@@ -1,9 +1,8 @@
 // The worker's own figures: job counters, time per stage, event-loop lag, throughput. Figures that
 // other units keep (active jobs, batcher, compute pools) are passed in when a snapshot is taken.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import type { BatcherStats } from '@embedcam/compute';
+import type { BatcherStats, ModelPoolStats } from '@embedcam/compute';
 import type { Logger } from '@embedcam/queues';
-import type { ModelPoolStats } from './pool-registry.js';
 
 export interface WorkerStats {
   jobs: {

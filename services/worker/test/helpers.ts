@@ -1,10 +1,8 @@
 // Set-up shared by the worker's tests that need no model: real Redis on a key prefix of their own,
 // and a logger whose lines can be inspected.
 import { randomBytes } from 'node:crypto';
-import { Writable } from 'node:stream';
-import { createLogger, createRedis, deleteKeysWithPrefix, type Logger } from '@embedcam/queues';
+import { createLogger, createRedis, deleteKeysWithPrefix } from '@embedcam/queues';
 import type { Redis } from 'ioredis';
-import pino from 'pino';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const silent = createLogger('worker-test', 'silent');
@@ -34,23 +32,7 @@ export function redisScope(): RedisScope {
   };
 }
 
-export interface LogLine {
-  level: number;
-  msg: string;
-  [field: string]: unknown;
-}
-
-/** A debug-level logger that keeps its lines (parsed) in `lines`. */
-export function recordingLogger(): { log: Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      for (const l of String(chunk).split('\n')) if (l) lines.push(JSON.parse(l));
-      done();
-    },
-  });
-  return { log: pino({ level: 'debug' }, sink), lines };
-}
+export { type LogLine, recordingLogger } from '@embedcam/test-support/logger';
 
 /** Resolves once `cond` holds (polled every 50 ms); rejects after timeoutMs. */
 export async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {

@@ -1,6 +1,5 @@
-import type { BatcherStats } from '@embedcam/compute';
+import type { BatcherStats, ModelPoolStats } from '@embedcam/compute';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ModelPoolStats } from '../src/pool-registry.js';
 import { WorkerStatsRecorder } from '../src/worker-stats.js';
 import { recordingLogger } from './helpers.js';
 

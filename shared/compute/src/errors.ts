@@ -18,3 +18,19 @@ export class ComputeClosedError extends Error {
     this.name = 'ComputeClosedError';
   }
 }
+
+/**
+ * A pool could not start its model. `bad-model` (permanent: the spec or the model cannot work,
+ * however often it is loaded) or `model-load` (transient: memory, files being written, …).
+ */
+export class PoolStartError extends Error {
+  constructor(
+    readonly code: 'bad-model' | 'model-load',
+    message: string,
+    readonly permanent: boolean,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = 'PoolStartError';
+  }
+}

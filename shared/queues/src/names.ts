@@ -36,6 +36,8 @@ export const storageKeys = {
   heatmap: (runId: string, imageId: string) => `runs/${runId}/heatmaps/${safeName(imageId)}.png`,
   overlay: (runId: string, imageId: string) => `runs/${runId}/overlays/${safeName(imageId)}.jpg`,
   result: (runId: string, imageId: string) => `runs/${runId}/results/${safeName(imageId)}.json`,
+  /** The folder of a run's result objects (to list them). */
+  results: (runId: string) => `runs/${runId}/results/`,
   report: (runId: string) => `runs/${runId}/report.json`,
   imagesCsv: (runId: string) => `runs/${runId}/images.csv`,
   proxiesData: (proxyId: string) => `proxies/${proxyId}/proxies.bin`,

@@ -22,39 +22,52 @@ export interface RunServiceOptions {
  * for the CLI's local services alike:
  * - SIGTERM / SIGINT, or the parent going away (a child started with an IPC channel, as
  *   `embedcam run` and the tests start them): close gracefully, then exit 0 (1 if closing failed);
- * - a second signal: close with `force` (in-flight work handed back), exit 1 within forceExitMs;
+ * - a second signal: close with `force` (in-flight work handed back at once); exit 0 once closed,
+ *   1 if that takes longer than forceExitMs;
  * - a third: exit 1 at once.
+ * The parent going away never escalates: on Ctrl-C a child gets SIGINT and loses its parent at
+ * the same moment, and that is one request to stop, not two.
+ * Returns a function that removes the listeners (tests).
  */
-export function runService(service: Service, opts: RunServiceOptions): void {
+export function runService(service: Service, opts: RunServiceOptions): () => void {
   const { name, log } = opts;
   const exit = opts.exit ?? ((code: number) => process.exit(code));
-  let signals = 0;
-  const onStop = (why: string) => {
-    signals++;
-    if (signals === 1) {
-      log.info(
-        { service: name, why },
-        `${name}: finishing in-flight work, then exiting (signal again to hand it back now)`,
+  let closing = false;
+  const closeGracefully = (why: string) => {
+    if (closing) return;
+    closing = true;
+    log.info(
+      { service: name, why },
+      `${name}: finishing in-flight work, then exiting (signal again to hand it back now)`,
+    );
+    service
+      .close()
+      .then(() => opts.afterClose?.())
+      .then(
+        () => exit(0),
+        (err) => {
+          log.error({ service: name, err: (err as Error).message }, `${name}: error while closing`);
+          exit(1);
+        },
       );
-      service
-        .close()
-        .then(() => opts.afterClose?.())
-        .then(
-          () => exit(0),
-          (err) => {
-            log.error({ service: name, err: (err as Error).message }, `${name}: error while closing`);
-            exit(1);
-          },
-        );
-    } else if (signals === 2) {
-      log.warn({ service: name, why }, `${name}: second signal: handing in-flight work back now`);
+  };
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) closeGracefully(signal);
+    else if (signals === 2) {
+      log.warn({ service: name, why: signal }, `${name}: second signal: handing in-flight work back now`);
       void service.close({ force: true }).catch(() => {});
       setTimeout(() => exit(1), opts.forceExitMs ?? 10_000).unref();
-    } else {
-      exit(1);
-    }
+    } else exit(1);
   };
-  process.on('SIGTERM', () => onStop('SIGTERM'));
-  process.on('SIGINT', () => onStop('SIGINT'));
-  if (process.connected) process.once('disconnect', () => onStop('parent exited'));
+  const onDisconnect = () => closeGracefully('parent exited');
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  if (process.connected) process.once('disconnect', onDisconnect);
+  return () => {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    process.off('disconnect', onDisconnect);
+  };
 }

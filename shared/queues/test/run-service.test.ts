@@ -5,17 +5,19 @@ import { runService } from '../src/run-service.js';
 const log = pino({ level: 'silent' });
 
 describe('runService', () => {
+  const disposers: Array<() => void> = [];
   afterEach(() => {
-    process.removeAllListeners('SIGTERM');
-    process.removeAllListeners('SIGINT');
+    for (const d of disposers.splice(0)) d();
   });
 
   it('closes gracefully on the first signal, then runs afterClose and exits 0', async () => {
     const order: string[] = [];
     const exit = vi.fn((code: number) => order.push(`exit ${code}`));
-    runService(
-      { close: async (o) => void order.push(`close ${o?.force ? 'force' : 'graceful'}`) },
-      { name: 'test', log, exit, afterClose: async () => void order.push('afterClose') },
+    disposers.push(
+      runService(
+        { close: async (o) => void order.push(`close ${o?.force ? 'force' : 'graceful'}`) },
+        { name: 'test', log, exit, afterClose: async () => void order.push('afterClose') },
+      ),
     );
     process.emit('SIGTERM');
     await vi.waitFor(() => expect(exit).toHaveBeenCalled());
@@ -26,14 +28,16 @@ describe('runService', () => {
     const closes: Array<boolean | undefined> = [];
     const exit = vi.fn();
     let finish!: () => void;
-    runService(
-      {
-        close: (o) => {
-          closes.push(o?.force);
-          return o?.force ? Promise.resolve() : new Promise<void>((r) => (finish = r));
+    disposers.push(
+      runService(
+        {
+          close: (o) => {
+            closes.push(o?.force);
+            return o?.force ? Promise.resolve() : new Promise<void>((r) => (finish = r));
+          },
         },
-      },
-      { name: 'test', log, exit, forceExitMs: 10 },
+        { name: 'test', log, exit, forceExitMs: 10 },
+      ),
     );
     process.emit('SIGINT');
     process.emit('SIGINT');
@@ -46,7 +50,9 @@ describe('runService', () => {
 
   it('exits 1 when closing fails', async () => {
     const exit = vi.fn();
-    runService({ close: () => Promise.reject(new Error('boom')) }, { name: 'test', log, exit });
+    disposers.push(
+      runService({ close: () => Promise.reject(new Error('boom')) }, { name: 'test', log, exit }),
+    );
     process.emit('SIGTERM');
     await vi.waitFor(() => expect(exit).toHaveBeenCalledWith(1));
   });

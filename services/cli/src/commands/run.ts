@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { storageKeys } from '@embedcam/queues';
 import type { Command } from 'commander';
 import { formatSummaryTable } from '../format-summary.js';
 import { logger } from '../logger.js';
@@ -83,7 +84,7 @@ export function registerRun(program: Command): void {
         onProgress: (p) => progress.update('heatmaps', p.done, p.total, p.failed),
       });
       progress.stop();
-      const where = `${client.store.uri.replace(/\/$/, '')}/runs/${submitted.runId}/report.json`;
+      const where = `${client.store.uri.replace(/\/$/, '')}/${storageKeys.report(submitted.runId)}`;
       process.stdout.write(
         flags.json
           ? `${JSON.stringify(report, null, 2)}\n`

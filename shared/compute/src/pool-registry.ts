@@ -1,16 +1,24 @@
-// One ComputePool per model and engine (a worker normally serves one), started on first use and
-// shared by every job that needs it.
-import { ComputePool, type ComputePoolOptions, type PoolEvent, type PoolStats } from '@embedcam/compute';
-import type { Config } from '@embedcam/config';
-import type { Logger, RunConfig } from '@embedcam/queues';
-import { LoadCache } from './caches.js';
-import { JobFailure } from './failures.js';
+// One ComputePool per model and engine (a worker or proxy-builder normally serves one), started on
+// first use and shared by every job that needs it.
+import { ComputePool } from './compute-pool.js';
+import { PoolStartError } from './errors.js';
+import { LoadCache } from './load-cache.js';
+import type { ComputePoolOptions, PoolEvent, PoolStats } from './pool-types.js';
+
+type Engine = 'tfjs' | 'onnx';
+
+/** The part of a pino logger the registry uses (services pass theirs). */
+export interface PoolLog {
+  info(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
 
 export type ModelPoolStats = { model: string; runtime: string } & PoolStats;
 
 export interface PoolRegistryOptions {
-  config: Pick<Config, 'EMBEDCAM_ENGINE' | 'EMBEDCAM_TF_BACKEND' | 'COMPUTE_THREADS'>;
-  log: Logger;
+  /** The service's settings (@embedcam/config): its default engine, TF.js backend and threads per pool. */
+  config: { EMBEDCAM_ENGINE?: Engine; EMBEDCAM_TF_BACKEND?: string; COMPUTE_THREADS: number };
+  log: PoolLog;
   /** Test hook passed to the compute threads (see ComputeInit.crashOnItemId). */
   crashOnItemId?: string;
   /** Starts a pool (default ComputePool.start; tests pass one that needs no model). */
@@ -31,12 +39,12 @@ export class PoolRegistry {
     this.pools = new LoadCache((key) => this.start(key), 8, 60_000);
   }
 
-  /** The key of a model on an engine; without an engine, the worker's own (EMBEDCAM_ENGINE). */
-  key(model: string, engine?: RunConfig['engine']): string {
+  /** The key of a model on an engine; without an engine, the service's own (EMBEDCAM_ENGINE). */
+  key(model: string, engine?: Engine): string {
     return JSON.stringify([model, engine ?? this.opts.config.EMBEDCAM_ENGINE ?? null]);
   }
 
-  /** The pool for a key, started on first use. Rejects with JobFailure bad-model or model-load. */
+  /** The pool for a key, started on first use. Rejects with PoolStartError bad-model or model-load. */
   get(key: string): Promise<ComputePool> {
     return this.pools.get(key);
   }
@@ -52,7 +60,7 @@ export class PoolRegistry {
   }
 
   private async start(key: string): Promise<ComputePool> {
-    const [model, engine] = JSON.parse(key) as [string, RunConfig['engine'] | null];
+    const [model, engine] = JSON.parse(key) as [string, Engine | null];
     const { config, log } = this.opts;
     const started = performance.now();
     try {
@@ -79,9 +87,14 @@ export class PoolRegistry {
     } catch (err) {
       const e = err as Error;
       const badModel = BAD_MODEL_ERRORS.includes(e.name);
-      throw new JobFailure(badModel ? 'bad-model' : 'model-load', `Model ${model}: ${e.message}`, badModel, {
-        cause: err,
-      });
+      throw new PoolStartError(
+        badModel ? 'bad-model' : 'model-load',
+        `Model ${model}: ${e.message}`,
+        badModel,
+        {
+          cause: err,
+        },
+      );
     }
   }
 

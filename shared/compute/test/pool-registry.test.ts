@@ -1,8 +1,12 @@
-import type { ComputePool, ComputePoolOptions, PoolEvent } from '@embedcam/compute';
+import { recordingLogger } from '@embedcam/test-support/logger';
 import { describe, expect, it } from 'vitest';
-import { JobFailure } from '../src/failures.js';
-import { PoolRegistry } from '../src/pool-registry.js';
-import { recordingLogger } from './helpers.js';
+import {
+  type ComputePool,
+  type ComputePoolOptions,
+  type PoolEvent,
+  PoolRegistry,
+  PoolStartError,
+} from '../src/index.js';
 
 const config = { EMBEDCAM_ENGINE: undefined, EMBEDCAM_TF_BACKEND: 'cpu', COMPUTE_THREADS: 2 } as const;
 
@@ -52,13 +56,13 @@ function registry(engine?: 'tfjs' | 'onnx') {
 }
 
 describe('PoolRegistry', () => {
-  it('keys a model by its engine, defaulting to the worker’s EMBEDCAM_ENGINE', () => {
+  it('keys a model by its engine, defaulting to the service’s EMBEDCAM_ENGINE', () => {
     expect(registry().pools.key('default')).toBe('["default",null]');
     expect(registry('onnx').pools.key('default')).toBe('["default","onnx"]');
     expect(registry('onnx').pools.key('default', 'tfjs')).toBe('["default","tfjs"]');
   });
 
-  it('starts one pool per key with the worker’s settings, shared by every job', async () => {
+  it('starts one pool per key with the service’s settings, shared by every job', async () => {
     const { pools, starts } = registry();
     const [a, b] = await Promise.all([pools.get(pools.key('default')), pools.get(pools.key('default'))]);
     expect(a).toBe(b);
@@ -79,7 +83,7 @@ describe('PoolRegistry', () => {
     const { pools, starts } = registry();
     for (const model of ['bad.json', 'bad.json', 'unsupported.json']) {
       const err = await pools.get(pools.key(model)).catch((e) => e);
-      expect(err).toBeInstanceOf(JobFailure);
+      expect(err).toBeInstanceOf(PoolStartError);
       expect(err).toMatchObject({ code: 'bad-model', permanent: true });
       expect(err.message).toMatch(new RegExp(`^Model ${model}: `));
     }
