@@ -6,6 +6,7 @@
 // which a run of a few seconds never shows, hence this channel.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { loadConfig } from '@embedcam/config';
+import { createLogger, runService } from '@embedcam/queues';
 import { startWorker, type WorkerStats } from '@embedcam/worker';
 
 export type ToChild = { type: 'mark' } | { type: 'read' } | { type: 'stop' };
@@ -38,14 +39,7 @@ const lag = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
 lag.enable();
 const beyond = (ns: number) => Math.max(0, ns / 1e6 - RESOLUTION_MS);
 
-let stopping = false;
-async function stop(): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  lag.disable();
-  await worker.close();
-  process.exit(0);
-}
+const stopping = false;
 
 process.on('message', (m: ToChild) => {
   if (m.type === 'mark') {
@@ -62,10 +56,16 @@ process.on('message', (m: ToChild) => {
         samples: lag.count,
       },
     });
-  } else if (m.type === 'stop') void stop();
+  } else if (m.type === 'stop') process.kill(process.pid, 'SIGTERM');
 });
-// The benchmark going away (disconnect) or a signal: close like `embedcam worker` does.
-process.on('disconnect', () => void stop());
-process.on('SIGTERM', () => void stop());
-process.on('SIGINT', () => void stop());
+// A stop message, a signal or the benchmark going away: close as `embedcam worker` does.
+runService(
+  {
+    close: async (o) => {
+      lag.disable();
+      await worker.close(o);
+    },
+  },
+  { name: 'bench-worker', log: createLogger('bench-worker', 'warn') },
+);
 send({ type: 'ready', pid: process.pid });
