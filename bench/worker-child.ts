@@ -39,8 +39,6 @@ const lag = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
 lag.enable();
 const beyond = (ns: number) => Math.max(0, ns / 1e6 - RESOLUTION_MS);
 
-const stopping = false;
-
 process.on('message', (m: ToChild) => {
   if (m.type === 'mark') {
     lag.reset();

@@ -3,11 +3,13 @@
 import { LoadCache, type ModelInfo, type PoolRegistry } from '@embedcam/compute';
 import type { DatasetItem } from '@embedcam/datasets';
 import { type ExplainedImage, toImageResult } from '@embedcam/explain';
+import { DEFAULT_MAX_PIXELS, readImageSize } from '@embedcam/images';
 import { type HeatmapJob, type RunConfig, storageKeys } from '@embedcam/queues';
 import { type ObjectStore, readUri } from '@embedcam/storage';
 import type { BatchRunner } from './batch-runner.js';
 import { loadProxies, loadRunConfig, type StoredProxies } from './caches.js';
 import { HandedBack, JobFailure } from './failures.js';
+import type { PixelBudget } from './pixel-budget.js';
 import type { WorkerStatsRecorder } from './worker-stats.js';
 
 export interface ImageExplainerOptions {
@@ -15,6 +17,8 @@ export interface ImageExplainerOptions {
   pools: Pick<PoolRegistry, 'key' | 'get'>;
   batches: Pick<BatchRunner, 'submit'>;
   stats: Pick<WorkerStatsRecorder, 'addStageTimes'>;
+  /** Decoded pixels in flight (see PixelBudget); none: unbounded. */
+  budget?: PixelBudget;
 }
 
 export class ImageExplainer {
@@ -30,6 +34,19 @@ export class ImageExplainer {
    * Explains the image and writes its files; resolves with the key of its result JSON. Throws
    * HandedBack if `aborted()` turns true while it computes (nothing is written then).
    */
+  /**
+   * Waits for the image's decoded pixels to fit the budget (its header says how many). An image
+   * whose header cannot be read, or that is over the per-image limit, holds nothing: the compute
+   * thread refuses it before decoding and reports why.
+   */
+  private async holdPixels(bytes: Uint8Array, id: string): Promise<() => void> {
+    const { budget } = this.opts;
+    if (!budget) return () => {};
+    const size = await readImageSize(bytes, id).catch(() => null);
+    const pixels = size ? size.width * size.height : 0;
+    return budget.acquire(pixels > DEFAULT_MAX_PIXELS ? 0 : pixels);
+  }
+
   async explain(p: HeatmapJob, item: DatasetItem, aborted: () => boolean): Promise<string> {
     const { store, pools, batches } = this.opts;
     const run = await this.runs.get(p.runId);
@@ -45,14 +62,20 @@ export class ImageExplainer {
     // Decoding, resizing, the heatmap PNG and the overlay all happen on the compute thread too:
     // their synchronous JavaScript (resize, colour blend) would otherwise hold up this event loop.
     const groupKey = JSON.stringify([modelKey, run.proxyId, run.target, run.resolution, run.overlays]);
-    const res = await batches.submit(groupKey, {
-      pool,
-      proxyId: run.proxyId,
-      target: run.target,
-      resolution: run.resolution,
-      overlays: run.overlays,
-      input: { item, bytes },
-    });
+    const release = await this.holdPixels(bytes, item.id);
+    let res: Awaited<ReturnType<typeof batches.submit>>;
+    try {
+      res = await batches.submit(groupKey, {
+        pool,
+        proxyId: run.proxyId,
+        target: run.target,
+        resolution: run.resolution,
+        overlays: run.overlays,
+        input: { item, bytes },
+      });
+    } finally {
+      release();
+    }
     const tComp = performance.now();
     if (aborted()) throw new HandedBack();
 

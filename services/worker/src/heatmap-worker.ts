@@ -20,6 +20,7 @@ import { BatchRunner } from './batch-runner.js';
 import { ImageExplainer } from './explain-image.js';
 import { drainWorker, Shutdown } from './graceful-shutdown.js';
 import { JobProcessor } from './job-processor.js';
+import { PixelBudget } from './pixel-budget.js';
 import { ResultPublisher } from './result-publisher.js';
 import { StallReporter } from './stall-reporter.js';
 import { type WorkerStats, WorkerStatsRecorder } from './worker-stats.js';
@@ -73,7 +74,8 @@ export async function startWorker(config: Config, opts: StartWorkerOptions = {})
     threads: config.COMPUTE_THREADS,
     log,
   });
-  const images = new ImageExplainer({ store, pools, batches, stats });
+  const budget = new PixelBudget(config.WORKER_PIXEL_BUDGET);
+  const images = new ImageExplainer({ store, pools, batches, stats, budget });
   const processor = new JobProcessor({ images, results, stats, log });
 
   /** What outlives the BullMQ side: closed last, also when start-up fails. */

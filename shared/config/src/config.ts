@@ -47,6 +47,12 @@ export const configSchema = z.object({
   STALLED_INTERVAL_MS: intFrom('STALLED_INTERVAL_MS', 100, 3_600_000).default(30_000),
   /** How long SIGTERM waits for a worker's in-flight jobs before handing them back to the queue. */
   WORKER_SHUTDOWN_TIMEOUT_MS: intFrom('WORKER_SHUTDOWN_TIMEOUT_MS', 0, 3_600_000).default(25_000),
+  /**
+   * Decoded pixels a worker holds at once across its compute threads: images beyond it wait, so a
+   * burst of huge images cannot multiply memory. The default equals the per-image limit (100 MP):
+   * any valid image can run, alone if need be, and a batch of ordinary photos is never held up.
+   */
+  WORKER_PIXEL_BUDGET: intFrom('WORKER_PIXEL_BUDGET', 1_000_000, 100_000_000_000).default(100_000_000),
   /** Reference images per proxy-builder shard. */
   PROXY_SHARD_SIZE: intFrom('PROXY_SHARD_SIZE', 1, 100_000).default(256),
   EMBEDCAM_ENGINE: z.enum(['tfjs', 'onnx'], { error: 'EMBEDCAM_ENGINE must be tfjs or onnx' }).optional(),
