@@ -3,6 +3,7 @@ import {
   isPermanent,
   type Logger,
   parsePayload,
+  parseStoredFailure,
   QUEUES,
   type ResultJob,
   resultJobSchema,
@@ -56,16 +57,18 @@ export async function toCountInput(
   attempt: ResultAttempt,
   r: ResultJob,
 ): Promise<CountInput> {
-  const failed = (code: string, message: string): CountInput => ({
+  const failed = (code: string, message: string, transient?: boolean, label = r.label): CountInput => ({
     status: 'failed',
     imageId: r.imageId,
-    label: r.label,
+    label,
     // The worker may leave the label out of a failure; -1 marks it unknown.
-    row: JSON.stringify(failedRow({ id: r.imageId, uri: r.uri ?? '', label: r.label ?? -1, code, message })),
+    row: JSON.stringify(
+      failedRow({ id: r.imageId, uri: r.uri ?? '', label: label ?? -1, code, message, transient }),
+    ),
   });
   if (r.status === 'failed') {
     const f = r.failure ?? { code: 'unknown', message: 'the worker reported a failure without a reason' };
-    return failed(f.code, f.message);
+    return failed(f.code, f.message, r.transient);
   }
   if (!r.key) return failed('invalid-result', 'the result job has status ok but no storage key');
   let bytes: Buffer | null;
@@ -85,6 +88,10 @@ export async function toCountInput(
       `result object ${r.key} not found in ${store.uri} after ${attempts} attempt(s)`,
     );
   }
+  // A failure the worker stored (announced again by a re-submission after Redis lost the run).
+  const stored = parseStoredFailure(bytes);
+  if (stored && stored.id === r.imageId)
+    return failed(stored.code, stored.message, stored.transient, r.label ?? stored.label);
   try {
     const result = parseImageResult(bytes);
     if (result.id !== r.imageId) throw new Error(`it holds image "${result.id}", not "${r.imageId}"`);

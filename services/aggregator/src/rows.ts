@@ -105,7 +105,17 @@ export function okRow(r: ParsedImageResult): OkRow {
 }
 
 export function failedRow(f: FailureRecord): FailedRow {
-  return { id: f.id, status: 'failed', uri: f.uri, label: f.label, code: f.code, message: f.message };
+  const row: FailedRow = {
+    id: f.id,
+    status: 'failed',
+    uri: f.uri,
+    label: f.label,
+    code: f.code,
+    message: f.message,
+  };
+  // Only transient failures are marked: a permanent one reads as before.
+  if (f.transient === true) row.transient = true;
+  return row;
 }
 
 /** Parses a stored row; throws for anything that is not one. */
@@ -128,5 +138,7 @@ export function toSummaryImage(r: OkRow): SummaryImage {
 }
 
 export function toFailureRecord(r: FailedRow): FailureRecord {
-  return { id: r.id, uri: r.uri, label: r.label, code: r.code, message: r.message };
+  const f: FailureRecord = { id: r.id, uri: r.uri, label: r.label, code: r.code, message: r.message };
+  if (r.transient === true) f.transient = true;
+  return f;
 }

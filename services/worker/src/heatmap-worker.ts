@@ -65,7 +65,13 @@ export async function startWorker(config: Config, opts: StartWorkerOptions = {})
   redis.on('error', (err) => log.warn({ err: err.message }, 'Redis connection error'));
   const prefix = config.EMBEDCAM_PREFIX;
 
-  const results = new ResultPublisher({ connection: redis, prefix, attempts: config.JOB_ATTEMPTS, log });
+  const results = new ResultPublisher({
+    connection: redis,
+    prefix,
+    attempts: config.JOB_ATTEMPTS,
+    log,
+    store,
+  });
   const stats = new WorkerStatsRecorder();
   const pools = new PoolRegistry({ config, log, crashOnItemId: opts.crashOnItemId });
   const batches = new BatchRunner({

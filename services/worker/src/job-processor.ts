@@ -95,7 +95,12 @@ export class JobProcessor {
     } catch (err) {
       const message = (err as Error).message;
       if (typeof d.runId === 'string' && typeof d.imageId === 'string') {
-        await this.fail(d.runId, d.imageId, { code: 'bad-payload', message: message.slice(0, 2000) }, d);
+        await this.fail(
+          d.runId,
+          d.imageId,
+          { code: 'bad-payload', message: message.slice(0, 2000), transient: false },
+          d,
+        );
       } else {
         stats.dropped();
         log.error({ jobId: job.id, err: message }, 'malformed heatmap job without runId/imageId: dropped');
@@ -122,7 +127,7 @@ export class JobProcessor {
       const f = failureOf(item, err);
       if (isPermanentFailure(err)) {
         jlog.warn({ code: f.code, err: f.message }, 'image failed');
-        await this.fail(p.runId, p.imageId, f, p);
+        await this.fail(p.runId, p.imageId, { ...f, transient: false }, p);
         return { status: 'failed', code: f.code };
       }
       const attempts = job.opts.attempts ?? 1;
@@ -130,7 +135,7 @@ export class JobProcessor {
         // The last attempt: report it so the run still completes, then let BullMQ record the failure.
         const code = err instanceof JobFailure ? err.code : 'error';
         jlog.error({ code, err: f.message, attempts }, 'image failed after its last attempt');
-        await this.fail(p.runId, p.imageId, { code, message: f.message }, p);
+        await this.fail(p.runId, p.imageId, { code, message: f.message, transient: true }, p);
       } else {
         stats.retried();
         jlog.warn(

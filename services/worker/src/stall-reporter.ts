@@ -56,7 +56,12 @@ export class StallReporter {
     const p: Partial<HeatmapJob> = job?.data ?? {};
     if (typeof p.runId !== 'string' || typeof p.imageId !== 'string') return;
     const message = `The workers processing this image died repeatedly (${failedReason}).`;
-    await this.opts.results.publishFailed(p.runId, p.imageId, { code: 'stalled', message }, p);
+    await this.opts.results.publishFailed(
+      p.runId,
+      p.imageId,
+      { code: 'stalled', message, transient: true },
+      p,
+    );
   }
 
   /**

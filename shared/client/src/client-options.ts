@@ -31,6 +31,11 @@ export interface SubmitRunOptions extends DatasetSelection {
   resolution?: 'eval224' | 'original';
   overlays?: boolean;
   tau?: number;
+  /**
+   * Redo the images whose stored result is a failure (a new attempt; they are counted again).
+   * Without it, stored failures count as done.
+   */
+  retryFailed?: boolean;
   onProxyProgress?: BuildProxiesOptions['onProgress'];
 }
 
@@ -41,4 +46,10 @@ export interface SubmitResult {
   /** Jobs added now (0 when re-submitting a finished run). */
   enqueued: number;
   alreadyDone: number;
+  /** Results in the store that Redis did not count (it lost the run): announced again, not recomputed. */
+  recounted: number;
+  /** Stored failures enqueued again (`retryFailed`); they are part of `enqueued`. */
+  retried: number;
+  /** The run's attempt (part of its job ids); absent for runs from before attempts. */
+  attempt?: string;
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { modelFingerprint, resolveModel } from '@embedcam/cam';
 import type { Config } from '@embedcam/config';
@@ -8,13 +8,19 @@ import {
   createRedis,
   deleteKeysWithPrefix,
   doneImageIds,
+  forgetFailedImages,
   getRunProgress,
   heatmapJobFor,
   heatmapJobId,
   initRun,
+  parseStoredFailure,
   QUEUES,
+  type ResultJob,
   type RunConfig,
   type RunProgress,
+  readRunConfig,
+  resultJobId,
+  resultJobOptions,
   runBase,
   storageKeys,
   submittedJobOptions,
@@ -27,6 +33,28 @@ import type { BuildProxiesOptions, SubmitResult, SubmitRunOptions } from './clie
 import { addProxyFlow, planProxyBuild, waitForProxies } from './proxy-flow.js';
 
 const CHUNK = 500;
+/** Store requests in flight at once while listing, reading or deleting a run's result objects. */
+const STORE_CONCURRENCY = 16;
+
+/**
+ * A new attempt id: milliseconds since the epoch in base 36, then 16 random bits. A counter kept in
+ * Redis (previous attempt + 1) would repeat whenever Redis forgot the run's meta while BullMQ still
+ * holds that attempt's completed jobs (they expire by age, on other keys), and two stores sharing
+ * one Redis cannot agree on a counter at all; a time-ordered random id never repeats, needs no
+ * coordination, and still sorts in the order the attempts were made.
+ */
+export function newAttempt(now = Date.now()): string {
+  return `${now.toString(36)}${randomBytes(2).toString('hex')}`;
+}
+
+/** Runs `fn` over `xs`, `limit` at a time. */
+async function eachLimited<T>(xs: readonly T[], limit: number, fn: (x: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, xs.length) }, async () => {
+    while (next < xs.length) await fn(xs[next++]);
+  });
+  await Promise.all(lanes);
+}
 
 /**
  * The scripting API (used by the CLI itself): build proxies, submit runs, follow them, read reports.
@@ -36,6 +64,7 @@ export class EmbedcamClient {
   readonly redis: Redis;
   readonly store: ObjectStore;
   private readonly heatmaps: Queue;
+  private readonly results: Queue;
   private readonly proxies: Queue;
   private readonly flows: FlowProducer;
 
@@ -47,6 +76,7 @@ export class EmbedcamClient {
     this.store = store ?? openStore(config.STORAGE_URI);
     const opts = { connection: this.redis, prefix: config.EMBEDCAM_PREFIX };
     this.heatmaps = new Queue(QUEUES.heatmaps, opts);
+    this.results = new Queue(QUEUES.results, opts);
     this.proxies = new Queue(QUEUES.proxies, opts);
     this.flows = new FlowProducer(opts);
   }
@@ -111,23 +141,80 @@ export class EmbedcamClient {
       total: items.length,
       dataset: { name: ds.name, source: ds.source, split, classes: o.classes },
     };
-    const existing = await this.store.getOrNull(storageKeys.runConfig(runId));
-    if (!existing) {
-      // A run unknown to the store starts afresh, even if Redis remembers it (the store was wiped
-      // or changed): its counted images would otherwise point at results that no longer exist.
-      await deleteKeysWithPrefix(this.redis, runBase(this.config.EMBEDCAM_PREFIX, runId));
-      await this.store.put(storageKeys.runConfig(runId), JSON.stringify(run, null, 2));
+    const prefix = this.config.EMBEDCAM_PREFIX;
+    const prior = await readRunConfig(this.store, runId);
+    if (!prior.ok && prior.problem === 'invalid')
+      throw new Error(`${prior.message}; delete it to start run ${runId} afresh.`);
+    let attempt: string | undefined;
+    let stored: Map<string, string>;
+    if (!prior.ok) {
+      // A run unknown to the store starts afresh with a new attempt, even if Redis remembers it (the
+      // store was wiped or another store is used): its counted images would point at results that
+      // are not there, and its jobs' ids, kept by BullMQ for a while, would swallow the new jobs.
+      attempt = newAttempt();
+      await deleteKeysWithPrefix(this.redis, runBase(prefix, runId));
+      await this.deleteObjects(await this.listKeys(storageKeys.results(runId)));
+      await this.store.put(storageKeys.runConfig(runId), JSON.stringify({ ...run, attempt }, null, 2));
+      stored = new Map();
+    } else {
+      attempt = prior.config.attempt;
+      stored = await this.storedResults(runId, items);
     }
-    await initRun(this.redis, this.config.EMBEDCAM_PREFIX, runId, items.length);
+    await initRun(this.redis, prefix, runId, items.length, attempt);
 
-    const done = await doneImageIds(this.redis, this.config.EMBEDCAM_PREFIX, runId);
-    const missing = items.filter((it) => !done.has(it.id));
+    let retried = 0;
+    if (o.retryFailed && prior.ok && stored.size > 0) {
+      const failed = await this.storedFailures(stored);
+      if (failed.length > 0) {
+        // The retried images get jobs of a new attempt: the failed jobs of the old one are still
+        // kept by BullMQ (a week), and their result jobs (a day), under the old ids.
+        attempt = newAttempt();
+        await this.store.put(
+          storageKeys.runConfig(runId),
+          JSON.stringify({ ...prior.config, attempt }, null, 2),
+        );
+        await initRun(this.redis, prefix, runId, items.length, attempt);
+        for (let i = 0; i < failed.length; i += CHUNK)
+          await forgetFailedImages(this.redis, prefix, runId, failed.slice(i, i + CHUNK));
+        await this.deleteObjects(failed.map((id) => stored.get(id)!));
+        for (const id of failed) stored.delete(id);
+        retried = failed.length;
+      }
+    }
+
+    // The store decides what is done; Redis only what is counted. A stored result that Redis does
+    // not count (Redis lost the run) is announced again instead of being recomputed.
+    const counted = await doneImageIds(this.redis, prefix, runId);
+    const recount = items.filter((it) => stored.has(it.id) && !counted.has(it.id));
+    const missing = items.filter((it) => !stored.has(it.id));
     const opts = submittedJobOptions(this.config.JOB_ATTEMPTS);
     for (let i = 0; i < missing.length; i += CHUNK) {
       await this.heatmaps.addBulk(
         missing.slice(i, i + CHUNK).map((it) => {
-          const data = heatmapJobFor(runId, it);
-          return { name: 'heatmap', data, opts: { ...opts, jobId: heatmapJobId(runId, it.id) } };
+          const data = heatmapJobFor(runId, it, attempt);
+          return { name: 'heatmap', data, opts: { ...opts, jobId: heatmapJobId(runId, it.id, attempt) } };
+        }),
+      );
+    }
+    const nonce = newAttempt();
+    const resultOpts = resultJobOptions(this.config.JOB_ATTEMPTS);
+    for (let i = 0; i < recount.length; i += CHUNK) {
+      await this.results.addBulk(
+        recount.slice(i, i + CHUNK).map((it) => {
+          const data: ResultJob = {
+            runId,
+            ...(attempt === undefined ? {} : { attempt }),
+            imageId: it.id,
+            status: 'ok',
+            key: stored.get(it.id)!,
+            uri: it.uri,
+            label: it.label,
+          };
+          return {
+            name: 'result',
+            data,
+            opts: { ...resultOpts, jobId: resultJobId(runId, it.id, attempt, nonce) },
+          };
         }),
       );
     }
@@ -137,7 +224,42 @@ export class EmbedcamClient {
       total: items.length,
       enqueued: missing.length,
       alreadyDone: items.length - missing.length,
+      recounted: recount.length,
+      retried,
+      ...(attempt === undefined ? {} : { attempt }),
     };
+  }
+
+  /** Every key under a prefix of the store. */
+  private async listKeys(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    for await (const k of this.store.list(prefix)) keys.push(k);
+    return keys;
+  }
+
+  private deleteObjects(keys: readonly string[]): Promise<void> {
+    return eachLimited(keys, STORE_CONCURRENCY, (k) => this.store.delete(k));
+  }
+
+  /** The selected images whose result (ok or failure) is in the store: imageId → key. */
+  private async storedResults(runId: string, items: readonly { id: string }[]): Promise<Map<string, string>> {
+    const byKey = new Map(items.map((it) => [storageKeys.result(runId, it.id), it.id]));
+    const stored = new Map<string, string>();
+    for (const key of await this.listKeys(storageKeys.results(runId))) {
+      const id = byKey.get(key);
+      if (id !== undefined) stored.set(id, key);
+    }
+    return stored;
+  }
+
+  /** The images whose stored result is a failure record. */
+  private async storedFailures(stored: ReadonlyMap<string, string>): Promise<string[]> {
+    const failed: string[] = [];
+    await eachLimited([...stored], STORE_CONCURRENCY, async ([id, key]) => {
+      const bytes = await this.store.getOrNull(key);
+      if (bytes && parseStoredFailure(bytes)) failed.push(id);
+    });
+    return failed;
   }
 
   status(runId: string): Promise<RunProgress> {
@@ -189,7 +311,12 @@ export class EmbedcamClient {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.heatmaps.close(), this.proxies.close(), this.flows.close()]);
+    await Promise.all([
+      this.heatmaps.close(),
+      this.results.close(),
+      this.proxies.close(),
+      this.flows.close(),
+    ]);
     await this.store.close();
     this.redis.disconnect();
   }

@@ -39,7 +39,9 @@ describe.skipIf(!HAS_SHARED)('EmbedcamClient.submitRun: idempotent submission', 
     const queue = new Queue(QUEUES.heatmaps, { connection: client.redis, prefix: env.prefix });
     expect(await queue.getJobCountByTypes('waiting')).toBe(3);
 
-    // One image has a counted result: a re-submission enqueues the other two (BullMQ keeps their ids once).
+    // One image has a stored, counted result: a re-submission enqueues the other two (BullMQ keeps
+    // their ids once). The store decides what is done; Redis only what is counted.
+    await client.store.put(storageKeys.result('r1', 'img-2'), '{}');
     await client.redis.sadd(runKeys(env.prefix, 'r1').done, 'img-2');
     const again = await client.submitRun({ dataset: manifest, proxyId: 'p1', runId: 'r1' });
     expect(again).toMatchObject({ total: 3, enqueued: 2, alreadyDone: 1 });

@@ -29,6 +29,11 @@ export interface FailureRecord {
   label: number;
   code: string;
   message: string;
+  /**
+   * true: a pipeline failure whose cause may pass (a transient error that used up its retries, or a
+   * stalled job); `embedcam run --retry-failed` redoes it. Absent for permanent failures.
+   */
+  transient?: boolean;
 }
 
 export function toImageResult(

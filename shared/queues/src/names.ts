@@ -18,16 +18,43 @@ export function validateRunId(runId: string): string {
   return runId;
 }
 
-/**
- * Deterministic job id `<runId>/<imageId>` (DESIGN's `<runId>:<imageId>`; BullMQ reserves ':').
- * Adding a job whose id exists is a no-op in BullMQ, which makes submission idempotent.
- */
-export function heatmapJobId(runId: string, imageId: string): string {
-  return `${runId}/${encodeURIComponent(imageId)}`;
+const ATTEMPT = /^[a-z0-9]{1,16}$/;
+
+/** An attempt id (`run.json`'s `attempt`): 1–16 lowercase letters or digits. */
+export function validateAttempt(attempt: string): string {
+  if (!ATTEMPT.test(attempt))
+    throw new Error(`Attempt "${attempt}" is invalid: use 1–16 lowercase letters or digits.`);
+  return attempt;
 }
 
-export function resultJobId(runId: string, imageId: string): string {
-  return `${runId}/${encodeURIComponent(imageId)}/result`;
+/**
+ * Every job id of a run starts with `<runId>/<attempt>/` (`<runId>/` for jobs without an attempt:
+ * jobs from before attempts existed, or added by scripts of their own). A run started afresh gets a
+ * new attempt, so completed jobs of an earlier attempt that BullMQ still keeps never swallow the new
+ * ones, while re-submitting the same attempt still finds its own jobs in flight. The one place job
+ * ids are built: a job of several images (a chunk) will be `<runId>/<attempt>/chunk-<n>`.
+ */
+function jobBase(runId: string, attempt: string | undefined): string {
+  return attempt === undefined ? runId : `${runId}/${attempt}`;
+}
+
+/**
+ * Deterministic job id `<runId>/<attempt>/<imageId>` (DESIGN's `<runId>:<imageId>`; BullMQ reserves ':').
+ * Adding a job whose id exists is a no-op in BullMQ, which makes submission idempotent.
+ */
+export function heatmapJobId(runId: string, imageId: string, attempt?: string): string {
+  return `${jobBase(runId, attempt)}/${encodeURIComponent(imageId)}`;
+}
+
+/**
+ * The result job of an image: `<heatmapJobId>/result`. `recount` (a nonce of one submission) names
+ * a result the client publishes for a result already in the store that Redis does not count (Redis
+ * lost the run): a completed result job of the same image may still be kept, so it needs an id of its
+ * own; the counting script counts the image once whichever job comes first.
+ */
+export function resultJobId(runId: string, imageId: string, attempt?: string, recount?: string): string {
+  const id = `${heatmapJobId(runId, imageId, attempt)}/result`;
+  return recount === undefined ? id : `${id}-${recount}`;
 }
 
 /** Storage keys: deterministic, so a retried job overwrites rather than duplicates. */

@@ -1,5 +1,10 @@
+import path from 'node:path';
 import type { Redis } from 'ioredis';
+import { defineCommands, luaCommand } from './lua-commands.js';
 import { runKeys } from './names.js';
+
+/** The scripts of this package: `commands/<name>-<numberOfKeys>.lua`. */
+const COMMANDS_DIR = path.join(import.meta.dirname, 'commands');
 
 export type RunStatus = 'running' | 'complete';
 
@@ -15,15 +20,41 @@ export interface RunProgress {
   completedAt?: string;
 }
 
-/** Records a run's size in Redis (idempotent: re-submitting keeps counters and creation time). */
-export async function initRun(redis: Redis, prefix: string, runId: string, total: number): Promise<void> {
+/**
+ * Records a run's size (and its attempt, for inspection) in Redis; idempotent: re-submitting keeps
+ * counters and creation time.
+ */
+export async function initRun(
+  redis: Redis,
+  prefix: string,
+  runId: string,
+  total: number,
+  attempt?: string,
+): Promise<void> {
   const k = runKeys(prefix, runId);
-  await redis
+  const m = redis
     .multi()
     .hsetnx(k.meta, 'createdAt', new Date().toISOString())
     .hsetnx(k.meta, 'status', 'running')
-    .hset(k.meta, 'total', String(total))
-    .exec();
+    .hset(k.meta, 'total', String(total));
+  if (attempt !== undefined) m.hset(k.meta, 'attempt', attempt);
+  await m.exec();
+}
+
+/**
+ * Forgets images counted as failed (commands/forgetFailed-4.lua), so that their retried results
+ * are counted once more; ok images are never forgotten. Resolves with the number forgotten.
+ */
+export async function forgetFailedImages(
+  redis: Redis,
+  prefix: string,
+  runId: string,
+  imageIds: readonly string[],
+): Promise<number> {
+  if (imageIds.length === 0) return 0;
+  defineCommands(redis, COMMANDS_DIR);
+  const k = runKeys(prefix, runId);
+  return luaCommand<number>(redis, 'forgetFailed')(k.done, k.failed, k.images, k.meta, ...imageIds);
 }
 
 /** A run's meta hash as Redis holds it: strings, and any field may be missing. */
@@ -35,6 +66,8 @@ export interface RunMeta {
   reportKey?: string;
   createdAt?: string;
   completedAt?: string;
+  /** The attempt of the last submission (see run.json). */
+  attempt?: string;
 }
 
 /** One run's meta hash and counts, read together. */

@@ -18,6 +18,7 @@ interface RunFlags extends ConnectionFlags, ExplainInputFlags {
   proxyId?: string;
   runId?: string;
   detach?: boolean;
+  retryFailed?: boolean;
   services: 'auto' | 'local' | 'external';
   localWorkers: number;
   json?: boolean;
@@ -35,6 +36,10 @@ export function registerRun(program: Command): void {
       .option('--proxy-id <id>', 'use an existing proxy set instead of building one')
       .option('--run-id <id>', 'run id (default: derived from the inputs, so re-running resumes)')
       .option('--detach', 'submit and return without waiting')
+      .option(
+        '--retry-failed',
+        'redo the images whose stored result is a failure (default: they count as done)',
+      )
       .option(
         '--services <mode>',
         'auto: start local services where none are running | local | external',
