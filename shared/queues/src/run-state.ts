@@ -9,10 +9,17 @@ export interface RunProgress {
   /** Images with a counted result (ok + failed). */
   done: number;
   failed: number;
-  status: RunStatus | 'unknown';
+  /**
+   * `stalled` is never stored: a client judges it (EmbedcamClient.status) when a running run has
+   * nothing that will move it on; `stalledReason` says why.
+   */
+  status: RunStatus | 'stalled' | 'unknown';
+  stalledReason?: string;
   reportKey?: string;
   createdAt?: string;
   completedAt?: string;
+  /** When an image of the run was last counted, else when it was last submitted (epoch ms). */
+  progressAt?: number;
 }
 
 /** Records a run's size in Redis (idempotent: re-submitting keeps counters and creation time). */
@@ -23,6 +30,24 @@ export async function initRun(redis: Redis, prefix: string, runId: string, total
     .hsetnx(k.meta, 'createdAt', new Date().toISOString())
     .hsetnx(k.meta, 'status', 'running')
     .hset(k.meta, 'total', String(total))
+    // A (re-)submission restarts the run's progress clock (stall detection counts from here).
+    .hset(k.meta, 'submittedAt', String(Date.now()))
+    .exec();
+}
+
+/** The deployment's progress clock: when any run last had an image counted (epoch ms). */
+export const progressKey = (prefix: string) => `${prefix}:progress-at`;
+
+/**
+ * Records that an image of the run was counted now (the aggregator, after a count that was not a
+ * repeat): the run's `lastProgressAt` and the deployment's clock, so any client can judge whether
+ * a run moves without having watched it.
+ */
+export async function markProgress(redis: Redis, prefix: string, runId: string, now = Date.now()) {
+  await redis
+    .multi()
+    .hset(runKeys(prefix, runId).meta, 'lastProgressAt', String(now))
+    .set(progressKey(prefix), String(now))
     .exec();
 }
 
@@ -35,6 +60,10 @@ export interface RunMeta {
   reportKey?: string;
   createdAt?: string;
   completedAt?: string;
+  /** Epoch ms of the last submission (initRun). */
+  submittedAt?: string;
+  /** Epoch ms of the last counted image (markProgress). */
+  lastProgressAt?: string;
 }
 
 /** One run's meta hash and counts, read together. */
@@ -86,7 +115,16 @@ export async function getRunProgress(redis: Redis, prefix: string, runId: string
     reportKey: meta.reportKey,
     createdAt: meta.createdAt,
     completedAt: meta.completedAt,
+    progressAt: runProgressAt(meta),
   };
+}
+
+/** The run's progress clock: the later of its last count and its last submission (undefined: neither known). */
+export function runProgressAt(meta: RunMeta): number | undefined {
+  const times = [meta.lastProgressAt, meta.submittedAt, meta.createdAt && String(Date.parse(meta.createdAt))]
+    .map(Number)
+    .filter((t) => Number.isFinite(t) && t > 0);
+  return times.length ? Math.max(...times) : undefined;
 }
 
 /** Image ids that already have a counted result (re-submission skips them). */
