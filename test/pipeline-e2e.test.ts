@@ -49,6 +49,10 @@ describe.skipIf(!HAS_SHARED)(
         STORAGE_URI: `s3://${s3.bucket}`,
         JOB_LOCK_MS: 4000,
         STALLED_INTERVAL_MS: 1000,
+        // Stall detection much quicker than its defaults: the kills below must not look like a stall.
+        RUN_NO_WORKER_GRACE_MS: 20_000,
+        RUN_IDLE_GRACE_MS: 5000,
+        RUN_STALL_TIMEOUT_MS: 60_000,
       });
       tmp = await mkdtemp(path.join(os.tmpdir(), 'embedcam-e2e-'));
       const childEnv: NodeJS.ProcessEnv = {
@@ -97,6 +101,8 @@ describe.skipIf(!HAS_SHARED)(
       for (;;) {
         const p = await client.status(runId);
         if (p.status === 'complete') break;
+        if (p.status === 'stalled')
+          throw new Error(`run reported stalled: ${p.stalledReason}\n${services.logs()}`);
         if (Date.now() > deadline)
           throw new Error(`run did not complete: ${JSON.stringify(p)}\n${services.logs()}`);
         // Both kills at the first poll that sees 8 or more counted but not all: the aggregator first,

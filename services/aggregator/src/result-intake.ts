@@ -2,6 +2,7 @@ import { imageCounters } from '@embedcam/metrics';
 import {
   isPermanent,
   type Logger,
+  markProgress,
   parsePayload,
   parseStoredFailure,
   QUEUES,
@@ -123,8 +124,12 @@ export function createResultIntake(o: ResultIntakeOptions): ResultIntake {
     async count(attempt, r) {
       const input = await toCountInput(o.store, attempt, r);
       const counted = await countResult(o.redis, runKeys(o.prefix, r.runId), input);
-      if (counted) o.stats.counted++;
-      else o.stats.repeats++;
+      if (counted) {
+        o.stats.counted++;
+        // The run's progress clock, for stall detection by any client (after the count: a crash
+        // between the two only delays the clock, and the next count moves it).
+        await markProgress(o.redis, o.prefix, r.runId);
+      } else o.stats.repeats++;
       o.log.debug({ runId: r.runId, imageId: r.imageId, status: input.status, counted }, 'result');
       return counted;
     },

@@ -14,6 +14,7 @@ import {
   heatmapJobId,
   initRun,
   parseStoredFailure,
+  progressKey,
   QUEUES,
   type ResultJob,
   type RunConfig,
@@ -22,6 +23,9 @@ import {
   resultJobId,
   resultJobOptions,
   runBase,
+  runJobsInFlight,
+  type StallSettings,
+  stallReason,
   storageKeys,
   submittedJobOptions,
   validateRunId,
@@ -54,6 +58,35 @@ async function eachLimited<T>(xs: readonly T[], limit: number, fn: (x: T) => Pro
     while (next < xs.length) await fn(xs[next++]);
   });
   await Promise.all(lanes);
+}
+
+/** `waitForRun` gave up: the run is stalled (see {@link EmbedcamClient.status}). */
+export class RunStalledError extends Error {
+  constructor(
+    readonly runId: string,
+    readonly reason: string,
+  ) {
+    super(`run ${runId} is stalled: ${reason}`);
+    this.name = 'RunStalledError';
+  }
+}
+
+/** The proxy build a run submission asks for when it names no proxy set. */
+function proxyBuildOf(o: SubmitRunOptions): BuildProxiesOptions {
+  return {
+    dataset: o.dataset,
+    split: o.refSplit ?? 'train',
+    classes: o.classes,
+    model: o.model,
+    engine: o.engine,
+    scheme: o.proxies ?? 'mean',
+    onProgress: o.onProxyProgress,
+  };
+}
+
+/** What a watcher (waitForRun) has seen: since when a queue has had no worker. */
+interface StallWatch {
+  noWorkerSince: { heatmaps?: number; results?: number };
 }
 
 /**
@@ -93,22 +126,19 @@ export class EmbedcamClient {
     return plan.proxyId;
   }
 
+  /** Whether the proxy set a submission would use is already in the store (no proxy-builder needed). */
+  async hasProxiesFor(o: SubmitRunOptions): Promise<boolean> {
+    const proxyId =
+      o.proxyId ?? (await planProxyBuild(proxyBuildOf(o), this.config.PROXY_SHARD_SIZE)).proxyId;
+    return this.store.exists(storageKeys.proxiesMeta(proxyId));
+  }
+
   /** Submits a run: proxies first (built if missing), then one heatmap job per image without a result. */
   async submitRun(o: SubmitRunOptions): Promise<SubmitResult> {
     const { ref: modelRef, spec } = await resolveModel(o.model, o.engine);
     const fingerprint = await modelFingerprint(spec);
     const split = o.split ?? 'test';
-    const proxyId =
-      o.proxyId ??
-      (await this.buildProxies({
-        dataset: o.dataset,
-        split: o.refSplit ?? 'train',
-        classes: o.classes,
-        model: o.model,
-        engine: o.engine,
-        scheme: o.proxies ?? 'mean',
-        onProgress: o.onProxyProgress,
-      }));
+    const proxyId = o.proxyId ?? (await this.buildProxies(proxyBuildOf(o)));
     if (!(await this.store.exists(storageKeys.proxiesMeta(proxyId)))) {
       throw new Error(
         `Proxy set ${proxyId} is not in ${this.store.uri}; build it with "embedcam proxies build".`,
@@ -262,19 +292,85 @@ export class EmbedcamClient {
     return failed;
   }
 
-  status(runId: string): Promise<RunProgress> {
-    return getRunProgress(this.redis, this.config.EMBEDCAM_PREFIX, validateRunId(runId));
+  /**
+   * The run's progress. A running run that nothing will move on is reported `stalled`, with
+   * `stalledReason` (see stallReason in @embedcam/queues and the RUN_* settings): no worker or
+   * aggregator connected, none of its jobs in flight, or nothing counted for RUN_STALL_TIMEOUT_MS.
+   */
+  async status(runId: string): Promise<RunProgress> {
+    const p = await getRunProgress(this.redis, this.config.EMBEDCAM_PREFIX, validateRunId(runId));
+    return this.withStall(p);
   }
 
-  /** Polls until the report is written; `onProgress` sees every change of the done count. */
+  private async withStall(p: RunProgress, watch?: StallWatch): Promise<RunProgress> {
+    if (p.status !== 'running') return p;
+    const reason = await this.stallReason(p, watch);
+    return reason ? { ...p, status: 'stalled', stalledReason: reason } : p;
+  }
+
+  private async stallReason(p: RunProgress, watch?: StallWatch): Promise<string | undefined> {
+    const [heatmaps, results, deploymentAt] = await Promise.all([
+      this.heatmaps.getWorkersCount(),
+      this.results.getWorkersCount(),
+      this.redis.get(progressKey(this.config.EMBEDCAM_PREFIX)),
+    ]);
+    const now = Date.now();
+    if (watch) {
+      const seen = { heatmaps, results };
+      for (const q of ['heatmaps', 'results'] as const) {
+        if (seen[q] > 0) delete watch.noWorkerSince[q];
+        else watch.noWorkerSince[q] ??= now;
+      }
+    }
+    const settings: StallSettings = {
+      stallTimeoutMs: this.config.RUN_STALL_TIMEOUT_MS,
+      noWorkerGraceMs: this.config.RUN_NO_WORKER_GRACE_MS,
+      idleGraceMs: this.config.RUN_IDLE_GRACE_MS,
+    };
+    return stallReason(
+      {
+        now,
+        total: p.total,
+        done: p.done,
+        progressAt: p.progressAt,
+        deploymentProgressAt: deploymentAt === null ? undefined : Number(deploymentAt),
+        workers: { heatmaps, results },
+        noWorkerSince: watch?.noWorkerSince,
+        inFlight: async () => {
+          const r = await runJobsInFlight(
+            this.redis,
+            [this.heatmaps, this.results],
+            this.config.EMBEDCAM_PREFIX,
+            p.runId,
+          );
+          // Counted or completed meanwhile: not idle after all.
+          return r.done === p.done && r.status === 'running' ? r.inFlight : undefined;
+        },
+      },
+      settings,
+    );
+  }
+
+  /**
+   * Polls until the report is written; `onProgress` sees every change of the done count. Rejects
+   * with {@link RunStalledError} as soon as the run is stalled (checked every `stallCheckMs`,
+   * default 1 s), so a run nothing processes ends the wait; `timeoutMs` (default 24 h) bounds it anyway.
+   */
   async waitForRun(
     runId: string,
-    o: { onProgress?: (p: RunProgress) => void; pollMs?: number; timeoutMs?: number } = {},
+    o: {
+      onProgress?: (p: RunProgress) => void;
+      pollMs?: number;
+      timeoutMs?: number;
+      stallCheckMs?: number;
+    } = {},
   ): Promise<RunSummary> {
     const deadline = Date.now() + (o.timeoutMs ?? 24 * 3600_000);
+    const watch: StallWatch = { noWorkerSince: {} };
     let last = -1;
+    let nextStallCheck = 0;
     while (Date.now() < deadline) {
-      const p = await this.status(runId);
+      const p = await getRunProgress(this.redis, this.config.EMBEDCAM_PREFIX, validateRunId(runId));
       if (p.status === 'unknown')
         throw new Error(`Run ${runId} is unknown to this Redis (prefix ${this.config.EMBEDCAM_PREFIX}).`);
       if (p.done !== last || p.status === 'complete') {
@@ -282,6 +378,14 @@ export class EmbedcamClient {
         o.onProgress?.(p);
       }
       if (p.status === 'complete') return this.getReport(runId);
+      if (Date.now() >= nextStallCheck) {
+        nextStallCheck = Date.now() + (o.stallCheckMs ?? 1000);
+        const s = await this.withStall(p, watch);
+        if (s.status === 'stalled') {
+          o.onProgress?.(s);
+          throw new RunStalledError(runId, s.stalledReason ?? 'unknown reason');
+        }
+      }
       await sleep(o.pollMs ?? 250);
     }
     throw new Error(`Run ${runId} did not complete in time: are workers and an aggregator running?`);
@@ -294,20 +398,12 @@ export class EmbedcamClient {
 
   /** Live workers per queue (BullMQ's CLIENT LIST view). */
   async liveWorkers(): Promise<{ heatmaps: number; proxies: number; results: number }> {
-    const results = new Queue(QUEUES.results, {
-      connection: this.redis,
-      prefix: this.config.EMBEDCAM_PREFIX,
-    });
-    try {
-      const [h, p, r] = await Promise.all([
-        this.heatmaps.getWorkersCount(),
-        this.proxies.getWorkersCount(),
-        results.getWorkersCount(),
-      ]);
-      return { heatmaps: h, proxies: p, results: r };
-    } finally {
-      await results.close();
-    }
+    const [h, p, r] = await Promise.all([
+      this.heatmaps.getWorkersCount(),
+      this.proxies.getWorkersCount(),
+      this.results.getWorkersCount(),
+    ]);
+    return { heatmaps: h, proxies: p, results: r };
   }
 
   async close(): Promise<void> {

@@ -45,6 +45,15 @@ export const configSchema = z.object({
    */
   JOB_LOCK_MS: intFrom('JOB_LOCK_MS', 1000, 3_600_000).default(30_000),
   STALLED_INTERVAL_MS: intFrom('STALLED_INTERVAL_MS', 100, 3_600_000).default(30_000),
+  /**
+   * A run whose counted images have not changed for this long is reported `stalled` (0: never for
+   * this reason alone); a run queued behind another that is progressing is not.
+   */
+  RUN_STALL_TIMEOUT_MS: intFrom('RUN_STALL_TIMEOUT_MS', 0, 7 * 24 * 3_600_000).default(600_000),
+  /** A run with no worker on the heatmaps queue, or no aggregator on the results queue, for this long is `stalled`. */
+  RUN_NO_WORKER_GRACE_MS: intFrom('RUN_NO_WORKER_GRACE_MS', 0, 3_600_000).default(60_000),
+  /** A run none of whose jobs is waiting, delayed or active, with no progress for this long, is `stalled`. */
+  RUN_IDLE_GRACE_MS: intFrom('RUN_IDLE_GRACE_MS', 0, 3_600_000).default(15_000),
   /** How long SIGTERM waits for a worker's in-flight jobs before handing them back to the queue. */
   WORKER_SHUTDOWN_TIMEOUT_MS: intFrom('WORKER_SHUTDOWN_TIMEOUT_MS', 0, 3_600_000).default(25_000),
   /**

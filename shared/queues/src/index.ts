@@ -6,5 +6,6 @@ export * from './lua-commands.js';
 export * from './names.js';
 export * from './run-config-store.js';
 export * from './run-service.js';
+export * from './run-stall.js';
 export * from './run-state.js';
 export * from './schemas.js';

@@ -57,6 +57,11 @@ export function resultJobId(runId: string, imageId: string, attempt?: string, re
   return recount === undefined ? id : `${id}-${recount}`;
 }
 
+/** What every BullMQ job id of a run (heatmap and result jobs) starts with: how its jobs are told apart in a queue. */
+export function runJobIdPrefix(runId: string): string {
+  return `${runId}/`;
+}
+
 /** Storage keys: deterministic, so a retried job overwrites rather than duplicates. */
 export const storageKeys = {
   runConfig: (runId: string) => `runs/${runId}/run.json`,

@@ -14,10 +14,17 @@ export interface RunProgress {
   /** Images with a counted result (ok + failed). */
   done: number;
   failed: number;
-  status: RunStatus | 'unknown';
+  /**
+   * `stalled` is never stored: a client judges it (EmbedcamClient.status) when a running run has
+   * nothing that will move it on; `stalledReason` says why.
+   */
+  status: RunStatus | 'stalled' | 'unknown';
+  stalledReason?: string;
   reportKey?: string;
   createdAt?: string;
   completedAt?: string;
+  /** When an image of the run was last counted, else when it was last submitted (epoch ms). */
+  progressAt?: number;
 }
 
 /**
@@ -36,7 +43,9 @@ export async function initRun(
     .multi()
     .hsetnx(k.meta, 'createdAt', new Date().toISOString())
     .hsetnx(k.meta, 'status', 'running')
-    .hset(k.meta, 'total', String(total));
+    .hset(k.meta, 'total', String(total))
+    // A (re-)submission restarts the run's progress clock (stall detection counts from here).
+    .hset(k.meta, 'submittedAt', String(Date.now()));
   if (attempt !== undefined) m.hset(k.meta, 'attempt', attempt);
   await m.exec();
 }
@@ -57,6 +66,22 @@ export async function forgetFailedImages(
   return luaCommand<number>(redis, 'forgetFailed')(k.done, k.failed, k.images, k.meta, ...imageIds);
 }
 
+/** The deployment's progress clock: when any run last had an image counted (epoch ms). */
+export const progressKey = (prefix: string) => `${prefix}:progress-at`;
+
+/**
+ * Records that an image of the run was counted now (the aggregator, after a count that was not a
+ * repeat): the run's `lastProgressAt` and the deployment's clock, so any client can judge whether
+ * a run moves without having watched it.
+ */
+export async function markProgress(redis: Redis, prefix: string, runId: string, now = Date.now()) {
+  await redis
+    .multi()
+    .hset(runKeys(prefix, runId).meta, 'lastProgressAt', String(now))
+    .set(progressKey(prefix), String(now))
+    .exec();
+}
+
 /** A run's meta hash as Redis holds it: strings, and any field may be missing. */
 export interface RunMeta {
   total?: string;
@@ -68,6 +93,10 @@ export interface RunMeta {
   completedAt?: string;
   /** The attempt of the last submission (see run.json). */
   attempt?: string;
+  /** Epoch ms of the last submission (initRun). */
+  submittedAt?: string;
+  /** Epoch ms of the last counted image (markProgress). */
+  lastProgressAt?: string;
 }
 
 /** One run's meta hash and counts, read together. */
@@ -119,7 +148,16 @@ export async function getRunProgress(redis: Redis, prefix: string, runId: string
     reportKey: meta.reportKey,
     createdAt: meta.createdAt,
     completedAt: meta.completedAt,
+    progressAt: runProgressAt(meta),
   };
+}
+
+/** The run's progress clock: the later of its last count and its last submission (undefined: neither known). */
+export function runProgressAt(meta: RunMeta): number | undefined {
+  const times = [meta.lastProgressAt, meta.submittedAt, meta.createdAt && String(Date.parse(meta.createdAt))]
+    .map(Number)
+    .filter((t) => Number.isFinite(t) && t > 0);
+  return times.length ? Math.max(...times) : undefined;
 }
 
 /** Image ids that already have a counted result (re-submission skips them). */

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { type EmbedcamClient, RunStalledError } from '@embedcam/client';
 import { storageKeys } from '@embedcam/queues';
 import type { Command } from 'commander';
 import { formatSummaryTable } from '../format-summary.js';
@@ -58,16 +59,19 @@ export function registerRun(program: Command): void {
     const session = await openPipelineSession(flags, log);
     const { client, services, progress } = session;
     try {
-      if (flags.services !== 'external') {
+      if (flags.detach) {
+        const refusal = await detachRefusal(flags, client);
+        if (refusal) {
+          process.stderr.write(`embedcam run --detach: ${refusal}\n`);
+          process.exitCode = 2;
+          return;
+        }
+      } else if (flags.services !== 'external') {
         const live =
           flags.services === 'local' ? { heatmaps: 0, proxies: 0, results: 0 } : await client.liveWorkers();
         if (live.proxies === 0 && !flags.proxyId) services.start('proxy-builder');
         if (live.heatmaps === 0) for (let i = 0; i < flags.localWorkers; i++) services.start('worker');
         if (live.results === 0) services.start('aggregator');
-        if (services.size > 0 && flags.detach)
-          log.warn(
-            '--detach with local services: they stop when this command returns; start services separately to detach.',
-          );
       }
       const target = parseTarget(flags.target);
       const submitted = await client.submitRun({
@@ -85,9 +89,23 @@ export function registerRun(program: Command): void {
         process.stdout.write(`${submitted.runId}\n`);
         return;
       }
-      const report = await client.waitForRun(submitted.runId, {
-        onProgress: (p) => progress.update('heatmaps', p.done, p.total, p.failed),
-      });
+      let report: Awaited<ReturnType<EmbedcamClient['waitForRun']>>;
+      try {
+        report = await client.waitForRun(submitted.runId, {
+          onProgress: (p) => progress.update('heatmaps', p.done, p.total, p.failed),
+        });
+      } catch (err) {
+        if (!(err instanceof RunStalledError)) throw err;
+        progress.stop();
+        // A missing service: with --services external nothing here starts one.
+        const hint =
+          flags.services === 'external' && err.reason.includes('; start `')
+            ? ' or run without --services external'
+            : '';
+        process.stderr.write(`embedcam: ${err.message}${hint}\n`);
+        process.exitCode = 1;
+        return;
+      }
       progress.stop();
       const where = `${client.store.uri.replace(/\/$/, '')}/${storageKeys.report(submitted.runId)}`;
       process.stdout.write(
@@ -100,6 +118,31 @@ export function registerRun(program: Command): void {
       await session.close();
     }
   });
+}
+
+/**
+ * Why `run --detach` would leave its run to nobody, or undefined when the services it needs are
+ * running on their own: local services stop when this command returns, so detaching needs a worker,
+ * an aggregator and (when the proxy set is not built yet) a proxy-builder already connected.
+ */
+async function detachRefusal(flags: RunFlags, client: EmbedcamClient): Promise<string | undefined> {
+  const advice =
+    'start the services on their own (`embedcam worker`, `embedcam aggregator`, `embedcam proxy-builder`, ' +
+    'with the same Redis, storage and prefix), or drop --detach';
+  if (flags.services === 'local')
+    return `--services local starts services that stop when this command returns, so nothing would process the run; ${advice}.`;
+  const live = await client.liveWorkers();
+  const missing: string[] = [];
+  if (live.heatmaps === 0) missing.push('no worker on the heatmaps queue');
+  if (live.results === 0) missing.push('no aggregator on the results queue');
+  if (
+    live.proxies === 0 &&
+    missing.length === 0 &&
+    !(await client.hasProxiesFor({ ...flags, target: parseTarget(flags.target) }))
+  )
+    missing.push('no proxy-builder for the missing proxy set');
+  if (missing.length === 0) return undefined;
+  return `nothing would process the run (${missing.join(', ')}); ${advice}.`;
 }
 
 export function registerRunQueries(program: Command): void {
