@@ -2,12 +2,14 @@
 // deterministic (resultJobId), so a result published twice (a retry, several workers reporting
 // the same stalled job) is one job.
 import {
+  type ConnectionWatch,
   type HeatmapJob,
   type Logger,
   QUEUES,
   type ResultJob,
   resultJobId,
   resultJobOptions,
+  watchConnection,
 } from '@embedcam/queues';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -19,6 +21,8 @@ export interface ResultPublisherOptions {
   /** Attempts of the result job (JOB_ATTEMPTS). */
   attempts: number;
   log: Logger;
+  /** The caller's outage log, which the results queue joins (default: its own, "results queue"). */
+  watch?: ConnectionWatch;
 }
 
 export interface Failure {
@@ -31,7 +35,8 @@ export class ResultPublisher {
 
   constructor(private readonly opts: ResultPublisherOptions) {
     this.queue = new Queue(QUEUES.results, { connection: opts.connection, prefix: opts.prefix });
-    this.queue.on('error', (err) => opts.log.warn({ err: err.message }, 'results queue error'));
+    if (opts.watch) opts.watch.add(this.queue);
+    else watchConnection(this.queue, opts.log, 'results queue');
   }
 
   async publish(r: ResultJob): Promise<void> {

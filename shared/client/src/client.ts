@@ -5,6 +5,8 @@ import type { Config } from '@embedcam/config';
 import { openDataset, selectItems } from '@embedcam/datasets';
 import type { RunSummary } from '@embedcam/explain';
 import {
+  type ConnectionWatch,
+  createLogger,
   createRedis,
   deleteKeysWithPrefix,
   doneImageIds,
@@ -19,6 +21,7 @@ import {
   storageKeys,
   submittedJobOptions,
   validateRunId,
+  watchConnection,
 } from '@embedcam/queues';
 import { type ObjectStore, openStore } from '@embedcam/storage';
 import { FlowProducer, Queue } from 'bullmq';
@@ -38,6 +41,7 @@ export class EmbedcamClient {
   private readonly heatmaps: Queue;
   private readonly proxies: Queue;
   private readonly flows: FlowProducer;
+  private readonly watch: ConnectionWatch;
 
   constructor(
     private readonly config: Config & { REDIS_URL: string },
@@ -49,6 +53,9 @@ export class EmbedcamClient {
     this.heatmaps = new Queue(QUEUES.heatmaps, opts);
     this.proxies = new Queue(QUEUES.proxies, opts);
     this.flows = new FlowProducer(opts);
+    // Every connection has an error listener; an outage is logged once, and its end.
+    this.watch = watchConnection(this.redis, createLogger('client', config.LOG_LEVEL), 'client');
+    for (const q of [this.heatmaps, this.proxies, this.flows]) this.watch.add(q);
   }
 
   /**
@@ -176,6 +183,7 @@ export class EmbedcamClient {
       connection: this.redis,
       prefix: this.config.EMBEDCAM_PREFIX,
     });
+    this.watch.add(results);
     try {
       const [h, p, r] = await Promise.all([
         this.heatmaps.getWorkersCount(),
