@@ -150,7 +150,7 @@ export interface ConnectionWatch {
  * Gives `redis` (and every BullMQ object passed to `add`) an error listener, so that ioredis never
  * prints "Unhandled error event", and logs an outage once: one warning when the first connection
  * errs (`<name>: Redis unreachable …`), one info line when all are ready again
- * (`<name>: Redis is back`). Reconnect attempts in between log at debug level only. Errors that are
+ * (`<name>: Redis is back`). Reconnect attempts in between log nothing. Errors that are
  * not about the connection (a BullMQ worker's own) are logged as errors, as before.
  */
 export function watchConnection(redis: Watchable, log: Logger, name: string): ConnectionWatch {
@@ -164,8 +164,6 @@ export function watchConnection(redis: Watchable, log: Logger, name: string): Co
     if (failing.size === 0) {
       since = Date.now();
       log.warn({ err: err.message }, `${name}: Redis unreachable (retrying quietly until it is back)`);
-    } else {
-      log.debug({ err: err.message }, `${name}: Redis still unreachable`);
     }
     failing.add(member);
   };
