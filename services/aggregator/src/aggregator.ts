@@ -11,7 +11,6 @@ import {
 } from '@embedcam/queues';
 import { type ObjectStore, openStore } from '@embedcam/storage';
 import { type Job, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { createReportWriter } from './report-writer.js';
 import { createResultIntake, parseResultJob } from './result-intake.js';
 import { createSweeper } from './sweeper.js';
