@@ -7,10 +7,10 @@ import {
   type Logger,
   QUEUES,
   type ResultJob,
+  watchConnection,
 } from '@embedcam/queues';
 import { type ObjectStore, openStore } from '@embedcam/storage';
 import { type Job, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { createReportWriter } from './report-writer.js';
 import { createResultIntake, parseResultJob } from './result-intake.js';
 import { createSweeper } from './sweeper.js';
@@ -62,13 +62,6 @@ export interface Aggregator {
   readonly stats: AggregatorStats;
 }
 
-/** A Redis connection whose errors are logged (ioredis reconnects by itself). */
-function connect(url: string, log: Logger, message: string): Redis {
-  const redis = createRedis(url);
-  redis.on('error', (err) => log.warn({ err: err.message }, message));
-  return redis;
-}
-
 /**
  * The aggregator: consumes `results` jobs, counts each image exactly once per run and per class
  * (result-intake.ts, one Redis script), and when a run's images are all counted writes
@@ -83,8 +76,11 @@ export async function startAggregator(config: Config, opts: AggregatorOptions = 
   const concurrency = opts.concurrency ?? 16;
   const ownStore = !opts.store;
   const store = opts.store ?? openStore(config.STORAGE_URI);
-  const redis = connect(url, log, 'redis connection error');
-  const workerConnection = connect(url, log, 'redis connection error (worker)');
+  // Both connections (and the worker's duplicate) log an outage once, and once when it is over.
+  const redis = createRedis(url);
+  const workerConnection = createRedis(url);
+  const watch = watchConnection(redis, log, 'aggregator');
+  watch.add(workerConnection);
   const stats: AggregatorStats = { counted: 0, repeats: 0, reports: 0 };
 
   const intake = createResultIntake({ redis, prefix, store, log, stats });
@@ -125,7 +121,7 @@ export async function startAggregator(config: Config, opts: AggregatorOptions = 
     maxStalledCount: opts.maxStalledCount ?? 10,
     ...JOB_RETENTION.results,
   });
-  worker.on('error', (err) => log.error({ err: err.message }, 'results worker error'));
+  watch.add(worker);
   worker.on('failed', (job, err) =>
     log.warn({ jobId: job?.id, attemptsMade: job?.attemptsMade, err: err.message }, 'result job failed'),
   );

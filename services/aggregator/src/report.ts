@@ -119,10 +119,20 @@ export const IMAGES_CSV_COLUMNS = [
   'failureMessage',
 ] as const;
 
-/** RFC 4180: quote a field holding a comma, quote, CR or LF; double the quotes inside. */
+/** A cell a spreadsheet would run as a formula: it starts with =, +, -, @, a tab or a CR. */
+const FORMULA_START = /^[=+\-@\t\r]/;
+/** A plain number written as text ("-3", "+1.5e-2"): no formula, so it stays as it is. */
+const NUMERIC = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
+/**
+ * RFC 4180: quote a field holding a comma, quote, CR or LF; double the quotes inside. Text that a
+ * spreadsheet would take for a formula gets a leading single quote first (OWASP's rule against
+ * CSV injection); numbers, negative ones included, stay numeric.
+ */
 export function csvField(v: string | number | boolean | null | undefined): string {
   if (v === null || v === undefined) return '';
-  const s = String(v);
+  let s = String(v);
+  if (typeof v === 'string' && FORMULA_START.test(s) && !NUMERIC.test(s)) s = `'${s}`;
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 

@@ -132,4 +132,22 @@ describe('report from Redis counters', () => {
     expect(csvField('a"b')).toBe('"a""b"');
     expect(csvField(null)).toBe('');
   });
+
+  it('images.csv: text a spreadsheet would run as a formula is escaped, numbers stay numeric', () => {
+    expect(csvField('=HYPERLINK("http://evil.example","click")')).toBe(
+      `"'=HYPERLINK(""http://evil.example"",""click"")"`,
+    );
+    for (const c of ['+cmd', '-2+3', '@SUM(A1)', '\tx', '\r=1'])
+      expect(csvField(c).replace(/^"/, '')[0]).toBe("'");
+    expect(csvField(-1.5)).toBe('-1.5');
+    expect(csvField('-12')).toBe('-12');
+    expect(csvField('+3.5e-2')).toBe('+3.5e-2');
+    expect(csvField('a=b')).toBe('a=b');
+
+    const [a] = syntheticResults(1, 4);
+    const row = okRow(parseImageResult(JSON.stringify({ ...a, id: '=HYPERLINK("x")', className: '@evil' })));
+    const [, parsed] = parseCsv(imagesCsv([row]));
+    expect(parsed[IMAGES_CSV_COLUMNS.indexOf('id')]).toBe(`'=HYPERLINK("x")`);
+    expect(parsed[IMAGES_CSV_COLUMNS.indexOf('className')]).toBe(`'@evil`);
+  });
 });

@@ -1,3 +1,4 @@
+import { RedisUnreachableError } from '@embedcam/queues';
 import { Command } from 'commander';
 import { registerExplain } from './commands/explain.js';
 import { registerRun, registerRunQueries } from './commands/run.js';
@@ -17,6 +18,8 @@ registerTrainHead(program);
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  logger.error({ err }, (err as Error).message);
+  // An unreachable Redis is the user's to fix, not a bug: one line, no stack.
+  if (err instanceof RedisUnreachableError) process.stderr.write(`embedcam: ${err.message}\n`);
+  else logger.error({ err }, (err as Error).message);
   process.exitCode = 1;
 }

@@ -1,6 +1,6 @@
 import { PoolRegistry } from '@embedcam/compute';
 import type { Config } from '@embedcam/config';
-import { createLogger, createRedis, type Logger, QUEUES } from '@embedcam/queues';
+import { createLogger, createRedis, type Logger, QUEUES, watchConnection } from '@embedcam/queues';
 import { type ObjectStore, openStore } from '@embedcam/storage';
 import { UnrecoverableError, Worker } from 'bullmq';
 import type { ProxyJobContext } from './job-context.js';
@@ -27,6 +27,7 @@ export async function startProxyBuilder(
   const log = opts.log ?? createLogger('proxy-builder', config.LOG_LEVEL);
   const store = opts.store ?? openStore(config.STORAGE_URI);
   const connection = createRedis(config.REDIS_URL);
+  const watch = watchConnection(connection, log, 'proxy-builder');
   const ctx: ProxyJobContext = { store, log, pools: new PoolRegistry({ config, log }) };
 
   const worker = new Worker(
@@ -43,6 +44,7 @@ export async function startProxyBuilder(
     },
     { connection, prefix: config.EMBEDCAM_PREFIX, concurrency: 1, lockDuration: config.JOB_LOCK_MS },
   );
+  watch.add(worker);
   worker.on('failed', (job, err) => log.error({ jobId: job?.id, err: err.message }, 'proxies job failed'));
   await worker.waitUntilReady();
   log.info({ queue: QUEUES.proxies, prefix: config.EMBEDCAM_PREFIX }, 'proxy-builder ready');

@@ -13,7 +13,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { PoolRegistry } from '@embedcam/compute';
 import type { Config } from '@embedcam/config';
-import { createLogger, createRedis, type Logger, QUEUES } from '@embedcam/queues';
+import { createLogger, createRedis, type Logger, QUEUES, watchConnection } from '@embedcam/queues';
 import { type ObjectStore, openStore } from '@embedcam/storage';
 import { Worker } from 'bullmq';
 import { BatchRunner } from './batch-runner.js';
@@ -62,7 +62,8 @@ export async function startWorker(config: Config, opts: StartWorkerOptions = {})
   const ownStore = !opts.store;
   const store = opts.store ?? openStore(config.STORAGE_URI);
   const redis = createRedis(config.REDIS_URL ?? 'redis://127.0.0.1:6379');
-  redis.on('error', (err) => log.warn({ err: err.message }, 'Redis connection error'));
+  // Every connection below (BullMQ's duplicates too) logs an outage once, here.
+  const watch = watchConnection(redis, log, 'worker');
   const prefix = config.EMBEDCAM_PREFIX;
 
   const results = new ResultPublisher({
@@ -71,6 +72,7 @@ export async function startWorker(config: Config, opts: StartWorkerOptions = {})
     attempts: config.JOB_ATTEMPTS,
     log,
     store,
+    watch,
   });
   const stats = new WorkerStatsRecorder();
   const pools = new PoolRegistry({ config, log, crashOnItemId: opts.crashOnItemId });
@@ -112,8 +114,8 @@ export async function startWorker(config: Config, opts: StartWorkerOptions = {})
     stalledInterval: config.STALLED_INTERVAL_MS,
     maxStalledCount: 1,
   });
-  worker.on('error', (err) => log.error({ err: err.message }, 'worker error'));
-  const stalls = new StallReporter({ connection: redis, prefix, results, log });
+  watch.add(worker);
+  const stalls = new StallReporter({ connection: redis, prefix, results, log, watch });
   try {
     await worker.waitUntilReady();
     await stalls.waitUntilReady();

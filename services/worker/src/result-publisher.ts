@@ -3,6 +3,7 @@
 // the same stalled job) is one job. A failure is also stored at the image's result key, so that the
 // store knows it (re-submitting counts it as done; `--retry-failed` redoes it).
 import {
+  type ConnectionWatch,
   type HeatmapJob,
   type Logger,
   parseStoredFailure,
@@ -14,6 +15,7 @@ import {
   storageKeys,
   validateAttempt,
   validateRunId,
+  watchConnection,
 } from '@embedcam/queues';
 import type { ObjectStore } from '@embedcam/storage';
 import { Queue } from 'bullmq';
@@ -28,6 +30,8 @@ export interface ResultPublisherOptions {
   log: Logger;
   /** Where failures are stored beside the results; without it they are only published. */
   store?: Pick<ObjectStore, 'put' | 'getOrNull'>;
+  /** The caller's outage log, which the results queue joins (default: its own, "results queue"). */
+  watch?: ConnectionWatch;
 }
 
 export interface Failure {
@@ -52,7 +56,8 @@ export class ResultPublisher {
 
   constructor(private readonly opts: ResultPublisherOptions) {
     this.queue = new Queue(QUEUES.results, { connection: opts.connection, prefix: opts.prefix });
-    this.queue.on('error', (err) => opts.log.warn({ err: err.message }, 'results queue error'));
+    if (opts.watch) opts.watch.add(this.queue);
+    else watchConnection(this.queue, opts.log, 'results queue');
   }
 
   async publish(r: ResultJob): Promise<void> {

@@ -1,7 +1,13 @@
 // A job whose workers died more than maxStalledCount times is failed by BullMQ's stall check, which
 // runs no code of ours: this listener reports it so that the run still completes. Every worker sees
 // the event; the deterministic result job id makes the reports collapse into one.
-import { type HeatmapJob, type Logger, QUEUES } from '@embedcam/queues';
+import {
+  type ConnectionWatch,
+  type HeatmapJob,
+  type Logger,
+  QUEUES,
+  watchConnection,
+} from '@embedcam/queues';
 import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ResultPublisher } from './result-publisher.js';
@@ -12,18 +18,16 @@ export interface StallReporterOptions {
   prefix: string;
   results: Pick<ResultPublisher, 'publishFailed'>;
   log: Logger;
+  /** The caller's outage log, which this reporter's connections join (default: its own, "stall reporter"). */
+  watch?: ConnectionWatch;
 }
 
 const STALLED = /stalled more than allowable limit/;
-const QUIET_MS = 60_000;
 
 export class StallReporter {
   private readonly events: QueueEvents;
   /** To read the data of a failed job (the event carries only its id). */
   private readonly heatmaps: Queue;
-  /** An error was logged and Redis has not been ready since: an outage errs on every reconnect attempt. */
-  private failing = false;
-  private quietUntil = 0;
 
   constructor(private readonly opts: StallReporterOptions) {
     const { connection, prefix } = opts;
@@ -31,9 +35,10 @@ export class StallReporter {
     // which it owns and closes.
     this.events = new QueueEvents(QUEUES.heatmaps, { connection, prefix });
     this.heatmaps = new Queue(QUEUES.heatmaps, { connection, prefix });
-    this.events.on('error', (err) => this.onError(err));
-    this.heatmaps.on('error', (err) => this.onError(err));
-    for (const q of [this.events, this.heatmaps]) q.getBackend().on('ready', () => this.onReady());
+    // An outage errs on every reconnect attempt: logged once, and once when Redis is back.
+    if (opts.watch) opts.watch.add(this.events);
+    const watch = opts.watch ?? watchConnection(this.events, opts.log, 'stall reporter');
+    watch.add(this.heatmaps);
     this.events.on('failed', ({ jobId, failedReason }) => {
       if (!STALLED.test(failedReason)) return;
       this.report(jobId, failedReason).catch((err) =>
@@ -62,22 +67,5 @@ export class StallReporter {
       { code: 'stalled', message, transient: true },
       p,
     );
-  }
-
-  /**
-   * Logs the first error of an outage, then stays quiet until Redis is ready again; a minute at
-   * most, so that a long outage, or an error that is no outage, still shows.
-   */
-  private onError(err: Error): void {
-    const now = Date.now();
-    if (this.failing && now < this.quietUntil) return;
-    this.failing = true;
-    this.quietUntil = now + QUIET_MS;
-    this.opts.log.warn({ err: err.message }, 'stall reporter: Redis error (quiet now until it is back)');
-  }
-
-  private onReady(): void {
-    if (this.failing) this.opts.log.info('stall reporter: Redis is back');
-    this.failing = false;
   }
 }

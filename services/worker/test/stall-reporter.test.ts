@@ -1,10 +1,17 @@
-import net from 'node:net';
 import { createRedis, QUEUES, type ResultJob, resultJobId } from '@embedcam/queues';
 import { Queue, Worker } from 'bullmq';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ResultPublisher } from '../src/result-publisher.js';
 import { StallReporter } from '../src/stall-reporter.js';
-import { REDIS_URL, type RedisScope, recordingLogger, redisScope, silent, until } from './helpers.js';
+import {
+  REDIS_URL,
+  type RedisScope,
+  recordingLogger,
+  redisScope,
+  silent,
+  tcpRelay,
+  until,
+} from './helpers.js';
 import { job } from './processor-bench.js';
 
 describe('StallReporter (real Redis)', () => {
@@ -101,35 +108,3 @@ describe('StallReporter (real Redis)', () => {
     expect(printed.mock.calls.flat().join(' ')).not.toMatch(/Unhandled error event/);
   });
 });
-
-/** A TCP relay to Redis whose listener and connections can be cut (an outage) and restored. */
-async function tcpRelay(target: URL) {
-  const sockets = new Set<net.Socket>();
-  let server: net.Server | undefined;
-  const listen = (port: number) =>
-    new Promise<number>((resolve) => {
-      server = net.createServer((client) => {
-        const upstream = net.connect(Number(target.port || 6379), target.hostname);
-        for (const s of [client, upstream]) {
-          sockets.add(s);
-          s.on('error', () => {});
-          s.on('close', () => sockets.delete(s));
-        }
-        client.pipe(upstream).pipe(client);
-      });
-      server.listen(port, '127.0.0.1', () => resolve((server!.address() as net.AddressInfo).port));
-    });
-  const port = await listen(0);
-  const cut = () => {
-    server?.close();
-    server = undefined;
-    for (const s of sockets) s.destroy();
-  };
-  return {
-    port,
-    cut,
-    /** Listens again (if cut). */
-    restore: async () => void (server ?? (await listen(port))),
-    close: async () => cut(),
-  };
-}

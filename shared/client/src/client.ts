@@ -5,6 +5,8 @@ import type { Config } from '@embedcam/config';
 import { openDataset, selectItems } from '@embedcam/datasets';
 import type { RunSummary } from '@embedcam/explain';
 import {
+  type ConnectionWatch,
+  createLogger,
   createRedis,
   deleteKeysWithPrefix,
   doneImageIds,
@@ -29,6 +31,7 @@ import {
   storageKeys,
   submittedJobOptions,
   validateRunId,
+  watchConnection,
 } from '@embedcam/queues';
 import { type ObjectStore, openStore } from '@embedcam/storage';
 import { FlowProducer, Queue } from 'bullmq';
@@ -100,6 +103,7 @@ export class EmbedcamClient {
   private readonly results: Queue;
   private readonly proxies: Queue;
   private readonly flows: FlowProducer;
+  private readonly watch: ConnectionWatch;
 
   constructor(
     private readonly config: Config & { REDIS_URL: string },
@@ -112,6 +116,9 @@ export class EmbedcamClient {
     this.results = new Queue(QUEUES.results, opts);
     this.proxies = new Queue(QUEUES.proxies, opts);
     this.flows = new FlowProducer(opts);
+    // Every connection has an error listener; an outage is logged once, and its end.
+    this.watch = watchConnection(this.redis, createLogger('client', config.LOG_LEVEL), 'client');
+    for (const q of [this.heatmaps, this.results, this.proxies, this.flows]) this.watch.add(q);
   }
 
   /**

@@ -22,6 +22,11 @@ export const configSchema = z.object({
       'REDIS_URL must look like redis://host:6379 or rediss://user:pass@host:6380/0',
     )
     .optional(),
+  /**
+   * How long a CLI command waits for Redis to answer before it fails with one line naming the URL
+   * (services keep retrying instead).
+   */
+  REDIS_CONNECT_TIMEOUT_MS: intFrom('REDIS_CONNECT_TIMEOUT_MS', 100, 600_000).default(10_000),
   /** BullMQ key prefix and the prefix of embedcam's own Redis keys, so deployments (and tests) can share a Redis. */
   EMBEDCAM_PREFIX: z
     .string()

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /** Queue names (BullMQ forbids ':' in names; the deployment prefix is BullMQ's `prefix` option). */
 export const QUEUES = {
   proxies: 'proxies',
@@ -81,11 +83,48 @@ export const storageKeys = {
   proxyFailures: (proxyId: string) => `proxies/${proxyId}/failures.json`,
 };
 
-/** Image ids become file names: keep them readable and unique (percent-encoding is reversible). */
+/** An image id no store can hold (empty, or not text): the image fails with code `bad-id`. */
+export class BadIdError extends Error {
+  readonly code = 'bad-id';
+  readonly permanent = true;
+  constructor(message: string) {
+    super(message);
+    this.name = 'BadIdError';
+  }
+}
+
+/** The longest name {@link safeName} returns: file systems allow 255 bytes, minus an extension. */
+export const SAFE_NAME_MAX = 200;
+const HASH_CHARS = 16;
+
+/**
+ * Image ids become file and object names, the same for every store. Readable and reversible up
+ * to {@link SAFE_NAME_MAX} bytes (percent-encoding with `~` for `%`, and `.`/`~` encoded too, so
+ * no name contains a `.`). A longer name keeps its first part and ends in `.` and 16 hex digits
+ * of the SHA-256 of the whole id: deterministic, unique, and never equal to a readable name.
+ * An empty id throws BadIdError.
+ */
 export function safeName(imageId: string): string {
-  return encodeURIComponent(imageId)
+  if (typeof imageId !== 'string' || imageId.length === 0) {
+    throw new BadIdError('The image id is empty: every image needs a non-empty id to name its outputs.');
+  }
+  let encoded: string;
+  try {
+    encoded = encodeURIComponent(imageId);
+  } catch {
+    // A lone UTF-16 surrogate cannot be encoded (nor written to a file name).
+    throw new BadIdError(`The image id ${JSON.stringify(imageId)} is not valid Unicode text.`);
+  }
+  const name = encoded
     .replace(/[.~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
     .replace(/%/g, '~');
+  if (name.length <= SAFE_NAME_MAX) return name;
+  let head = name.slice(0, SAFE_NAME_MAX - HASH_CHARS - 1);
+  // Not in the middle of an escape (`~XX`).
+  const tilde = head.lastIndexOf('~');
+  if (tilde >= head.length - 2) head = head.slice(0, tilde);
+  const hash = createHash('sha256').update(imageId, 'utf8').digest('hex').slice(0, HASH_CHARS);
+  return `${head}.${hash}`;
 }
 
 const META_SUFFIX = ':meta';

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { runIdFromMetaKey, runKeys, runMetaPattern } from '../src/names.js';
+import {
+  BadIdError,
+  runIdFromMetaKey,
+  runKeys,
+  runMetaPattern,
+  SAFE_NAME_MAX,
+  safeName,
+  storageKeys,
+} from '../src/names.js';
 
 describe('run meta keys: the SCAN pattern and its parse', () => {
   it('the pattern is the meta key of run "*"', () => {
@@ -26,5 +34,44 @@ describe('run meta keys: the SCAN pattern and its parse', () => {
       runKeys('p', 'a').reportLock,
     ];
     for (const key of refused) expect(runIdFromMetaKey('p', key), key).toBeUndefined();
+  });
+});
+
+describe('safeName: one rule for image ids in every store', () => {
+  it('keeps short ids readable and reversible', () => {
+    expect(safeName('Black_Footed_Albatross_0001_796111')).toBe('Black_Footed_Albatross_0001_796111');
+    expect(safeName('a/b c.jpg')).toBe('a~2Fb~20c~2Ejpg');
+    expect(decodeURIComponent(safeName('x~y.%z').replace(/~/g, '%'))).toBe('x~y.%z');
+  });
+
+  it('bounds long names, uniquely and deterministically', () => {
+    const prefix = 'p'.repeat(400);
+    const names = ['a', 'b', 'ab', '', '/'].map((s) => safeName(prefix + s));
+    expect(new Set(names).size).toBe(names.length);
+    for (const n of names) {
+      expect(Buffer.byteLength(n)).toBeLessThanOrEqual(SAFE_NAME_MAX);
+      expect(n).toMatch(/^p+\.[0-9a-f]{16}$/);
+    }
+    expect(safeName(`${prefix}a`)).toBe(names[0]);
+    // Multi-byte and escaped characters: never cut inside an escape.
+    for (const id of ['é'.repeat(300), `${'x'.repeat(190)}/////`, '/'.repeat(100)]) {
+      const n = safeName(id);
+      expect(Buffer.byteLength(n)).toBeLessThanOrEqual(SAFE_NAME_MAX);
+      expect(n).toMatch(/^([A-Za-z0-9_!'()*-]|~[0-9A-F]{2})*\.[0-9a-f]{16}$/);
+    }
+    // A readable name has no '.', so it never equals a shortened one.
+    expect(safeName('x'.repeat(SAFE_NAME_MAX))).toBe('x'.repeat(SAFE_NAME_MAX));
+    expect(safeName('x'.repeat(SAFE_NAME_MAX + 1))).toContain('.');
+  });
+
+  it('refuses an id no store can hold, with the code bad-id', () => {
+    expect(() => safeName('')).toThrow(BadIdError);
+    expect(() => storageKeys.result('r', '')).toThrow(/image id is empty/);
+    try {
+      safeName('\ud800');
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toMatchObject({ name: 'BadIdError', code: 'bad-id', permanent: true });
+    }
   });
 });
