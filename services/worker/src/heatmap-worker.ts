@@ -73,7 +73,13 @@ export async function startWorker(config: Config, opts: StartWorkerOptions = {})
     threads: config.COMPUTE_THREADS,
     log,
   });
-  const images = new ImageExplainer({ store, pools, batches, stats });
+  const images = new ImageExplainer({
+    store,
+    pools,
+    batches,
+    stats,
+    inputs: { allowed: config.EMBEDCAM_ALLOWED_URIS, maxBytes: config.EMBEDCAM_MAX_READ_BYTES },
+  });
   const processor = new JobProcessor({ images, results, stats, log });
 
   /** What outlives the BullMQ side: closed last, also when start-up fails. */
