@@ -1,8 +1,8 @@
 // Input confinement: which inputs (image URIs) a worker may read. An input must lie under one of
 // the allowed roots — the dataset's own directory, the store, and the prefixes the operator lists
 // (EMBEDCAM_ALLOWED_URIS, --allow) — compared on normalized paths and URLs. http(s) inputs must
-// also not reach a loopback, link-local or private address unless the root names that place
-// (an IP literal or localhost) explicitly.
+// also not reach a loopback, link-local or private address unless the root names that address
+// explicitly (http://127.0.0.1:8080/images; a name such as localhost is resolved and refused).
 import { lstat, realpath } from 'node:fs/promises';
 import { BlockList, isIP } from 'node:net';
 import path from 'node:path';
@@ -42,7 +42,7 @@ export function parseInputRoot(raw: string, cwd = process.cwd()): InputRoot {
       kind: 'http',
       origin: norm.origin,
       path: norm.path.replace(/\/+$/, ''),
-      namesPrivateHost: host === 'localhost' || (isIP(host) !== 0 && isPrivateAddress(host)),
+      namesPrivateHost: isIP(host) !== 0 && isPrivateAddress(host),
       source,
     };
   }
@@ -171,7 +171,9 @@ function normalizeHttpUrl(url: URL): { origin: string; path: string } | undefine
   return { origin: `${url.protocol}//${url.host}`, path: resolved };
 }
 
-const BLOCKED = new BlockList();
+// Separate lists: Node's BlockList matches IPv4 addresses against IPv6 rules through their
+// IPv4-mapped form, so one list with ::ffff:0:0/96 would block every IPv4 address.
+const BLOCKED4 = new BlockList();
 for (const [net, bits] of [
   ['0.0.0.0', 8],
   ['10.0.0.0', 8],
@@ -185,10 +187,11 @@ for (const [net, bits] of [
   ['224.0.0.0', 4],
   ['240.0.0.0', 4],
 ] as const)
-  BLOCKED.addSubnet(net, bits, 'ipv4');
+  BLOCKED4.addSubnet(net, bits, 'ipv4');
+const BLOCKED6 = new BlockList();
 for (const [net, bits] of [
   ['::', 96], // unspecified, loopback, IPv4-compatible
-  ['::ffff:0:0', 96], // IPv4-mapped
+  ['::ffff:0:0', 96], // IPv4-mapped: never what a public host resolves to, refused whatever the IPv4
   ['64:ff9b::', 96], // NAT64
   ['100::', 64],
   ['fc00::', 7],
@@ -196,11 +199,12 @@ for (const [net, bits] of [
   ['fec0::', 10],
   ['ff00::', 8],
 ] as const)
-  BLOCKED.addSubnet(net, bits, 'ipv6');
+  BLOCKED6.addSubnet(net, bits, 'ipv6');
 
 /** True for loopback, unspecified, link-local, private, CGNAT, multicast and reserved addresses. */
 export function isPrivateAddress(address: string): boolean {
   const family = isIP(address);
-  if (family === 0) return false;
-  return BLOCKED.check(address, family === 4 ? 'ipv4' : 'ipv6');
+  if (family === 4) return BLOCKED4.check(address, 'ipv4');
+  if (family === 6) return BLOCKED6.check(address, 'ipv6');
+  return false;
 }

@@ -185,7 +185,7 @@ function guardedLookup(uri: string): LookupFunction {
       if (bad) {
         const e = new ForbiddenInputError(
           uri,
-          `its host ${hostname} resolves to ${bad.address}, a loopback, link-local or private address; such addresses are read only when the allowed root names the host by that address or as localhost`,
+          `its host ${hostname} resolves to ${bad.address}, a loopback, link-local or private address; such addresses are read only when an allowed root names that address (e.g. http://127.0.0.1:8080/images)`,
         );
         return callback(e as unknown as NodeJS.ErrnoException, '', 0);
       }
