@@ -73,7 +73,13 @@ describe.skipIf(!HAS_SHARED)('embedcam explain on the shared CUB subset and Mobi
     ];
     const manifest = path.join(tmp, 'mixed.jsonl');
     await writeFile(manifest, lines.map((l) => JSON.stringify(l)).join('\n'));
-    const summary = await explainCommand({ ...base, dataset: manifest, out: path.join(tmp, 'mixed') });
+    // The manifest (in tmp) names CUB images by absolute path: their directory is allowed explicitly.
+    const summary = await explainCommand({
+      ...base,
+      dataset: manifest,
+      out: path.join(tmp, 'mixed'),
+      allow: [CUB_DIR],
+    });
     expect(summary.images.processed).toBe(2);
     const reasons = Object.fromEntries(summary.failures.map((f) => [f.id, f.code]));
     expect(reasons).toEqual({
