@@ -73,7 +73,13 @@ describe.skipIf(!HAS_SHARED)('embedcam explain on the shared CUB subset and Mobi
     ];
     const manifest = path.join(tmp, 'mixed.jsonl');
     await writeFile(manifest, lines.map((l) => JSON.stringify(l)).join('\n'));
-    const summary = await explainCommand({ ...base, dataset: manifest, out: path.join(tmp, 'mixed') });
+    // The manifest (in tmp) names CUB images by absolute path: their directory is allowed explicitly.
+    const summary = await explainCommand({
+      ...base,
+      dataset: manifest,
+      out: path.join(tmp, 'mixed'),
+      allow: [CUB_DIR],
+    });
     expect(summary.images.processed).toBe(2);
     const reasons = Object.fromEntries(summary.failures.map((f) => [f.id, f.code]));
     expect(reasons).toEqual({
@@ -94,7 +100,9 @@ describe.skipIf(!HAS_SHARED)('embedcam explain on the shared CUB subset and Mobi
       `${JSON.stringify({ id: 'a', uri: path.join(tmp, 'absent.jpg'), label: 1, split: 'test' })}\n${JSON.stringify({ id: 'r', uri: path.join(CUB_DIR, 'images', '001.Black_footed_Albatross/Black_Footed_Albatross_0046_18.jpg'), label: 1, split: 'train' })}\n`,
     );
     const bin = path.join(REPO, 'node_modules/.bin/embedcam');
-    const err = await run(bin, ['explain', '--dataset', manifest, '--out', path.join(tmp, 'bad')], {
+    // --allow: the reference image is a CUB file outside the manifest's folder.
+    const args = ['explain', '--dataset', manifest, '--allow', CUB_DIR, '--out', path.join(tmp, 'bad')];
+    const err = await run(bin, args, {
       cwd: REPO,
     }).catch((e) => e);
     expect(err.code).toBe(1);

@@ -6,13 +6,15 @@ import {
   proxyRequestSchema,
   storageKeys,
 } from '@embedcam/queues';
-import type { ObjectStore } from '@embedcam/storage';
+import type { InputReader, ObjectStore } from '@embedcam/storage';
 
 /** What the proxies jobs (embed-shard, reduce) share. */
 export interface ProxyJobContext {
   store: ObjectStore;
   pools: PoolRegistry;
   log: Logger;
+  /** Reads reference images, confined to the request's dataset directory, the store and the allowed roots. */
+  inputs: InputReader;
 }
 
 /** proxies/<id>/request.json, written by the client before it adds the flow. */

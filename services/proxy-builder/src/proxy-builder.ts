@@ -1,7 +1,7 @@
 import { PoolRegistry } from '@embedcam/compute';
 import type { Config } from '@embedcam/config';
 import { createLogger, createRedis, type Logger, QUEUES, watchConnection } from '@embedcam/queues';
-import { type ObjectStore, openStore } from '@embedcam/storage';
+import { InputReader, type ObjectStore, openStore } from '@embedcam/storage';
 import { UnrecoverableError, Worker } from 'bullmq';
 import type { ProxyJobContext } from './job-context.js';
 import { reduceProxies } from './reducer.js';
@@ -28,7 +28,16 @@ export async function startProxyBuilder(
   const store = opts.store ?? openStore(config.STORAGE_URI);
   const connection = createRedis(config.REDIS_URL);
   const watch = watchConnection(connection, log, 'proxy-builder');
-  const ctx: ProxyJobContext = { store, log, pools: new PoolRegistry({ config, log }) };
+  const ctx: ProxyJobContext = {
+    store,
+    log,
+    pools: new PoolRegistry({ config, log }),
+    inputs: new InputReader({
+      store,
+      allowed: config.EMBEDCAM_ALLOWED_URIS,
+      maxBytes: config.EMBEDCAM_MAX_READ_BYTES,
+    }),
+  };
 
   const worker = new Worker(
     QUEUES.proxies,

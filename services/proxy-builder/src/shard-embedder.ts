@@ -2,7 +2,6 @@ import { LABEL_ONLY_SCHEMES } from '@embedcam/cam';
 import type { DatasetItem } from '@embedcam/datasets';
 import { toFailureRecord } from '@embedcam/explain';
 import { type ProxyPartial, parsePayload, proxyShardJobSchema, storageKeys } from '@embedcam/queues';
-import { readUri } from '@embedcam/storage';
 import type { Job } from 'bullmq';
 import { embedThroughPool } from './embed-through-pool.js';
 import { type ProxyJobContext, poolFor, readProxyRequest } from './job-context.js';
@@ -33,7 +32,7 @@ export async function embedShard(
   } else {
     const pool = await poolFor(ctx, req);
     const { members, failed } = await embedThroughPool(pool, items, {
-      read: (uri) => readUri(uri),
+      read: (uri) => ctx.inputs.read(uri, req.dataset.source),
       // Progress is informative only: a failed update must not fail the shard.
       onProgress: (done, total) =>
         void job.updateProgress(Math.round((done / total) * 100)).catch(() => undefined),

@@ -5,7 +5,7 @@ import type { DatasetItem } from '@embedcam/datasets';
 import { type ExplainedImage, toImageResult } from '@embedcam/explain';
 import { DEFAULT_MAX_PIXELS, readImageSize } from '@embedcam/images';
 import { type HeatmapJob, type RunConfig, storageKeys } from '@embedcam/queues';
-import { type ObjectStore, readUri } from '@embedcam/storage';
+import { InputReader, type InputReaderOptions, type ObjectStore } from '@embedcam/storage';
 import type { BatchRunner } from './batch-runner.js';
 import { loadProxies, loadRunConfig, type StoredProxies } from './caches.js';
 import { HandedBack, JobFailure } from './failures.js';
@@ -19,13 +19,20 @@ export interface ImageExplainerOptions {
   stats: Pick<WorkerStatsRecorder, 'addStageTimes'>;
   /** Decoded pixels in flight (see PixelBudget); none: unbounded. */
   budget?: PixelBudget;
+  /**
+   * Input confinement: images are read only from the run's dataset directory, the store and
+   * `allowed` (EMBEDCAM_ALLOWED_URIS), up to `maxBytes` (EMBEDCAM_MAX_READ_BYTES).
+   */
+  inputs?: Pick<InputReaderOptions, 'allowed' | 'maxBytes'>;
 }
 
 export class ImageExplainer {
   private readonly runs: LoadCache<RunConfig>;
   private readonly proxySets: LoadCache<StoredProxies>;
+  private readonly reader: InputReader;
 
   constructor(private readonly opts: ImageExplainerOptions) {
+    this.reader = new InputReader({ ...opts.inputs, store: opts.store });
     this.runs = new LoadCache((runId) => loadRunConfig(opts.store, runId), 1024);
     this.proxySets = new LoadCache((proxyId) => loadProxies(opts.store, proxyId), 16);
   }
@@ -57,7 +64,7 @@ export class ImageExplainer {
     if (!pool.hasProxies(run.proxyId)) pool.setProxies(run.proxyId, proxies.data, proxies.meta);
 
     const t0 = performance.now();
-    const bytes = await readUri(p.uri);
+    const bytes = await this.reader.read(p.uri, run.dataset.source);
     const tRead = performance.now();
     // Decoding, resizing, the heatmap PNG and the overlay all happen on the compute thread too:
     // their synchronous JavaScript (resize, colour blend) would otherwise hold up this event loop.

@@ -83,7 +83,14 @@ export async function startWorker(config: Config, opts: StartWorkerOptions = {})
     log,
   });
   const budget = new PixelBudget(config.WORKER_PIXEL_BUDGET);
-  const images = new ImageExplainer({ store, pools, batches, stats, budget });
+  const images = new ImageExplainer({
+    store,
+    pools,
+    batches,
+    stats,
+    budget,
+    inputs: { allowed: config.EMBEDCAM_ALLOWED_URIS, maxBytes: config.EMBEDCAM_MAX_READ_BYTES },
+  });
   const processor = new JobProcessor({ images, results, stats, log });
 
   /** What outlives the BullMQ side: closed last, also when start-up fails. */

@@ -132,6 +132,8 @@ export async function createRun(
       REDIS_URL,
       EMBEDCAM_PREFIX: prefix,
       STORAGE_URI: f.store.root,
+      // The deliberately bad images (corrupt.jpg, missing files) live in the fixture's temp dir.
+      EMBEDCAM_ALLOWED_URIS: f.tmp,
       COMPUTE_THREADS: 2,
       WORKER_CONCURRENCY: 16,
       BATCH_MAX_SIZE: 8,

@@ -1,6 +1,9 @@
 // The worker's results against the same images explained in this process, the codes that bad
 // inputs fail with, and the worker under full compute load (throughput, batching, a responsive
 // event loop). One file, so the model fixture is built once for both.
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -150,6 +153,75 @@ describeWithFixture('heatmap worker results', (f) => {
     } finally {
       await w?.close();
       await run.cleanup();
+    }
+  });
+
+  it('confines inputs: hostile URIs fail alone with forbidden / too-large while the run goes on', async () => {
+    // Nothing allowed beyond the run's dataset (the CUB directory) and the store, except one
+    // folder of the temp dir, so that an oversized file and an outward link can sit inside a root.
+    const allowed = path.join(f.tmp, 'allowed');
+    await mkdir(allowed, { recursive: true });
+    await writeFile(path.join(allowed, 'big.jpg'), Buffer.alloc(600_000, 7));
+    await symlink(f.corruptPath, path.join(allowed, 'link.jpg')).catch(() => undefined);
+    const requests: string[] = [];
+    const server = createServer((req, res) => {
+      requests.push(req.url ?? '');
+      res.end('x');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const run = await createRun(f, { EMBEDCAM_ALLOWED_URIS: allowed, EMBEDCAM_MAX_READ_BYTES: 500_000 });
+    let w: HeatmapWorker | undefined;
+    try {
+      const good = f.testItems.filter((_, i) => i % 10 === 5).slice(0, 3);
+      const base = good[0];
+      const cubDir = path.dirname(path.dirname(path.dirname(base.uri)));
+      const hostile: Record<string, string> = {
+        passwd: '/etc/passwd',
+        'outside-tmp': f.corruptPath,
+        escape: `${path.dirname(base.uri)}/../../../${path.relative(path.dirname(cubDir), f.corruptPath)}`,
+        'link-out': path.join(allowed, 'link.jpg'),
+        's3-other': 's3://other-bucket/key.jpg',
+        redis: `http://127.0.0.1:${port}/x.jpg`,
+        big: path.join(allowed, 'big.jpg'),
+      };
+      const jobs = [
+        ...good.map((it) => jobFor(run.runId, it)),
+        ...Object.entries(hostile).map(([imageId, uri]) => jobFor(run.runId, base, { imageId, uri })),
+      ];
+      await run.add(jobs);
+      w = await startWorker(run.config, { store: f.store, log: silent });
+      const results = await run.waitForResults(jobs.length);
+      const failures = Object.fromEntries(
+        results.filter((r) => r.status === 'failed').map((r) => [r.imageId, r.failure!.code]),
+      );
+      expect(failures).toEqual({
+        passwd: 'forbidden',
+        'outside-tmp': 'forbidden',
+        escape: 'forbidden',
+        'link-out': 'forbidden',
+        's3-other': 'forbidden',
+        redis: 'forbidden',
+        big: 'too-large',
+      });
+      expect(
+        results
+          .filter((r) => r.status === 'ok')
+          .map((r) => r.imageId)
+          .sort(),
+      ).toEqual(good.map((it) => it.id).sort());
+      const message = results.find((r) => r.imageId === 'passwd')!.failure!.message;
+      expect(message).toMatch(/\/etc\/passwd.*EMBEDCAM_ALLOWED_URIS/);
+      expect(requests).toEqual([]); // the local HTTP server was never reached
+      // Permanent: each hostile job ran once.
+      for (const id of Object.keys(hostile)) {
+        expect((await run.heatmaps.getJob(`${run.runId}/${id}`))!.attemptsStarted, id).toBe(1);
+      }
+    } finally {
+      await w?.close();
+      await run.cleanup();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 

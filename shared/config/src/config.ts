@@ -69,6 +69,29 @@ export const configSchema = z.object({
   WORKER_PIXEL_BUDGET: intFrom('WORKER_PIXEL_BUDGET', 1_000_000, 100_000_000_000).default(100_000_000),
   /** Reference images per proxy-builder shard. */
   PROXY_SHARD_SIZE: intFrom('PROXY_SHARD_SIZE', 1, 100_000).default(256),
+  /**
+   * Input roots the workers may read besides the dataset's own directory and the store: a
+   * comma-separated list of absolute paths, file:// URLs, s3://bucket[/prefix] and
+   * http(s)://host[/path] prefixes. Everything else fails its image with code `forbidden`.
+   */
+  EMBEDCAM_ALLOWED_URIS: z
+    .union([z.string(), z.array(z.string())])
+    .transform((v) => (Array.isArray(v) ? v : v.split(',')).map((s) => s.trim()).filter((s) => s !== ''))
+    .pipe(
+      z.array(
+        z
+          .string()
+          .regex(
+            /^(\/|file:\/\/\/|s3:\/\/[a-z0-9][a-z0-9.-]*(\/|$)|https?:\/\/[^/\s]+(\/|$))\S*$/i,
+            'EMBEDCAM_ALLOWED_URIS must be comma-separated absolute paths, file:///…, s3://bucket[/prefix] or http(s)://host[/path] prefixes',
+          ),
+      ),
+    )
+    .default([]),
+  /** Inputs larger than this fail with code `too-large` (local files, HTTP bodies, S3 objects). */
+  EMBEDCAM_MAX_READ_BYTES: intFrom('EMBEDCAM_MAX_READ_BYTES', 1, Number.MAX_SAFE_INTEGER).default(
+    256 * 1024 * 1024,
+  ),
   EMBEDCAM_ENGINE: z.enum(['tfjs', 'onnx'], { error: 'EMBEDCAM_ENGINE must be tfjs or onnx' }).optional(),
   EMBEDCAM_TF_BACKEND: z
     .enum(['auto', 'tensorflow', 'wasm', 'cpu'], {

@@ -58,11 +58,11 @@ export async function openImage(input: Uint8Array, opts: OpenImageOptions): Prom
     );
   }
   if (sniffed.kind === 'unknown') {
-    const head = Buffer.from(input.subarray(0, 8)).toString('hex');
+    // The file's bytes are never quoted: an error message must not leak what an input contains.
     throw new ImageError(
       'corrupt',
       label,
-      `is not a JPEG, PNG or WebP image (unrecognised leading bytes 0x${head}, ${input.length} bytes)`,
+      `is not a JPEG, PNG or WebP image (unrecognised format, ${input.length} bytes)`,
       `check that the URI points at an image; ${FIX_REPLACE}`,
     );
   }

@@ -2,11 +2,21 @@
 // opened from a URI, plus readUri for reading single inputs.
 
 export {
+  ForbiddenInputError,
+  InputTooLargeError,
   InvalidKeyError,
   NotFoundError,
   StorageError,
   UnsupportedUriError,
 } from './errors.js';
+export {
+  DEFAULT_MAX_READ_BYTES,
+  InputConfinement,
+  type InputRoot,
+  isPrivateAddress,
+  parseInputRoot,
+} from './input-confinement.js';
+export { datasetRootOf, InputReader, type InputReaderOptions } from './input-reader.js';
 export { LocalStore, type LocalStoreOptions, TEMP_FILE_PREFIX } from './local-store.js';
 export type { ObjectBody, ObjectStore, PutOptions } from './object-store.js';
 export {

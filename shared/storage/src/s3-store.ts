@@ -168,7 +168,7 @@ export async function ensureBucket(config: S3StoreConfig): Promise<void> {
   }
 }
 
-/** Raw GetObject → Buffer, without key validation (readUri reads arbitrary existing keys). */
+/** Raw GetObject → Buffer, without key validation. */
 export async function s3GetBytes(client: S3Client, bucket: string, key: string): Promise<Buffer> {
   const res = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   if (!res.Body) return Buffer.alloc(0);

@@ -8,9 +8,10 @@ import {
   modelFingerprint,
   resolveModel,
 } from '@embedcam/cam';
+import { loadConfig } from '@embedcam/config';
 import { formatSummary, openDataset, selectItems, summarizeDataset } from '@embedcam/datasets';
-import { readLocalImage, runExplain } from '@embedcam/explain';
-import { LocalStore } from '@embedcam/storage';
+import { runExplain } from '@embedcam/explain';
+import { InputReader, LocalStore } from '@embedcam/storage';
 import type { Command } from 'commander';
 import { formatSummaryTable } from '../format-summary.js';
 import { logger } from '../logger.js';
@@ -81,6 +82,11 @@ export async function explainCommand(opts: ExplainCliOptions) {
     `dataset ${ds.name}`,
   );
 
+  const config = loadConfig(process.env);
+  const inputs = new InputReader({
+    allowed: [...config.EMBEDCAM_ALLOWED_URIS, ...(opts.allow ?? [])],
+    maxBytes: config.EMBEDCAM_MAX_READ_BYTES,
+  });
   const progress = createProgress(log);
   const started = Date.now();
   try {
@@ -93,7 +99,8 @@ export async function explainCommand(opts: ExplainCliOptions) {
       dataset: { name: ds.name, source: ds.source, split: opts.refSplit, classes: opts.classes },
       classNames: ds.classes,
       out: new LocalStore(path.resolve(opts.out)),
-      read: readLocalImage,
+      // Confined like a worker: the dataset's directory, EMBEDCAM_ALLOWED_URIS and --allow.
+      read: (uri) => inputs.read(uri, ds.source),
       batchSize: opts.batchSize,
       target,
       resolution: opts.resolution,

@@ -10,6 +10,8 @@ export interface ConnectionFlags {
   redisTimeout?: number;
   storage?: string;
   prefix?: string;
+  /** --allow (run): input roots added to EMBEDCAM_ALLOWED_URIS, for the local services too. */
+  allow?: string[];
 }
 
 /** Flags every pipeline command shares; they override the environment variables they name. */
@@ -29,11 +31,15 @@ export function configFrom(
   flags: ConnectionFlags,
   extra: Partial<Record<keyof Config, unknown>> = {},
 ): Config {
+  const allowed = flags.allow?.length
+    ? [...loadConfig(process.env).EMBEDCAM_ALLOWED_URIS, ...flags.allow]
+    : undefined;
   return loadConfig(process.env, {
     REDIS_URL: flags.redisUrl,
     REDIS_CONNECT_TIMEOUT_MS: flags.redisTimeout,
     STORAGE_URI: flags.storage,
     EMBEDCAM_PREFIX: flags.prefix,
+    EMBEDCAM_ALLOWED_URIS: allowed,
     ...extra,
   });
 }

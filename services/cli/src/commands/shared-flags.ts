@@ -25,6 +25,8 @@ export interface ExplainFlags {
   resolution: 'eval224' | 'original';
   tau: number;
   overlays: boolean;
+  /** --allow: further input roots (repeatable), as EMBEDCAM_ALLOWED_URIS. */
+  allow?: string[];
 }
 
 /** What explain and run both take: the data, model and proxies, and which images, how. */
@@ -54,6 +56,11 @@ export function addModelFlags(cmd: Command): Command {
 /** Which images are explained, and how: shared by explain and run. */
 export function addExplainFlags(cmd: Command): Command {
   return cmd
+    .option(
+      '--allow <prefix>',
+      'also read images under this path, s3://bucket/prefix or http(s)://host/path (repeatable; adds to EMBEDCAM_ALLOWED_URIS)',
+      (v: string, prev: string[] = []) => [...prev, allowedRoot(v)],
+    )
     .option('--classes <range>', 'class ids, e.g. 1-10 or 1-5,8 (default: all)')
     .option('--split <name>', 'split to explain', 'test')
     .option('--ref-split <name>', 'split the proxies are built from', 'train')
@@ -82,4 +89,9 @@ export function parseTarget(v: string): CamTarget {
   const n = Number(v);
   if (!Number.isInteger(n)) throw new Error(`--target "${v}": use gt, predicted or a class id.`);
   return n;
+}
+
+/** A relative --allow path is taken from the current directory; URLs are kept as written. */
+export function allowedRoot(v: string): string {
+  return /^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(v) ? v : path.resolve(v);
 }
