@@ -39,7 +39,8 @@ async function writeManifest(dir: string): Promise<{ manifest: string; missing: 
 function childEnv(env: Env, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const e: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', COMPUTE_THREADS: '1' };
   for (const [k, v] of Object.entries(env.config)) if (v !== undefined) e[k] = String(v);
-  return Object.assign(e, extra);
+  // The manifest sits in a temp folder and names CUB images elsewhere: the operator allows them.
+  return Object.assign(e, { EMBEDCAM_ALLOWED_URIS: CUB_DIR }, extra);
 }
 
 function startServices(env: NodeJS.ProcessEnv): ServiceProcesses {
