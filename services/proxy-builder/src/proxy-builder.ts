@@ -1,6 +1,13 @@
 import { PoolRegistry } from '@embedcam/compute';
 import type { Config } from '@embedcam/config';
-import { createLogger, createRedis, type Logger, QUEUES, watchConnection } from '@embedcam/queues';
+import {
+  classifyFailure,
+  createLogger,
+  createRedis,
+  type Logger,
+  QUEUES,
+  watchConnection,
+} from '@embedcam/queues';
 import { InputReader, type ObjectStore, openStore } from '@embedcam/storage';
 import { UnrecoverableError, Worker } from 'bullmq';
 import type { ProxyJobContext } from './job-context.js';
@@ -47,7 +54,7 @@ export async function startProxyBuilder(
         if (job.name === 'reduce') return await reduceProxies(ctx, job);
         throw new UnrecoverableError(`Unknown proxies job "${job.name}".`);
       } catch (err) {
-        if ((err as { permanent?: boolean }).permanent) throw new UnrecoverableError((err as Error).message);
+        if (classifyFailure(err).permanent) throw new UnrecoverableError((err as Error).message);
         throw err;
       }
     },

@@ -1,4 +1,4 @@
-export { failureOf, isPermanentFailure, JobFailure } from './failures.js';
+export { JobFailure } from './failures.js';
 export {
   type HeatmapWorker,
   type StartWorkerOptions,

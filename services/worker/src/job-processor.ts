@@ -3,10 +3,16 @@
 // It tracks the jobs in flight so that a shutdown can hand them back to the queue.
 import { ComputeClosedError } from '@embedcam/compute';
 import type { DatasetItem } from '@embedcam/datasets';
-import { type HeatmapJob, heatmapJobSchema, type Logger, parsePayload } from '@embedcam/queues';
+import {
+  classifyFailure,
+  type HeatmapJob,
+  heatmapJobSchema,
+  type Logger,
+  parsePayload,
+} from '@embedcam/queues';
 import type { Job } from 'bullmq';
 import type { ImageExplainer } from './explain-image.js';
-import { failureOf, HandedBack, isPermanentFailure, JobFailure } from './failures.js';
+import { HandedBack } from './failures.js';
 import type { Failure, ResultPublisher } from './result-publisher.js';
 import type { WorkerStatsRecorder } from './worker-stats.js';
 
@@ -124,24 +130,20 @@ export class JobProcessor {
       return { status: 'ok', key };
     } catch (err) {
       if (err instanceof HandedBack || (this.handingBack && err instanceof ComputeClosedError)) throw err;
-      const f = failureOf(item, err);
-      if (isPermanentFailure(err)) {
-        jlog.warn({ code: f.code, err: f.message }, 'image failed');
-        await this.fail(p.runId, p.imageId, { ...f, transient: false }, p);
-        return { status: 'failed', code: f.code };
+      const { code, message, permanent } = classifyFailure(err, item);
+      if (permanent) {
+        jlog.warn({ code, err: message }, 'image failed');
+        await this.fail(p.runId, p.imageId, { code, message, transient: false }, p);
+        return { status: 'failed', code };
       }
       const attempts = job.opts.attempts ?? 1;
       if (job.attemptsMade + 1 >= attempts) {
         // The last attempt: report it so the run still completes, then let BullMQ record the failure.
-        const code = err instanceof JobFailure ? err.code : 'error';
-        jlog.error({ code, err: f.message, attempts }, 'image failed after its last attempt');
-        await this.fail(p.runId, p.imageId, { code, message: f.message, transient: true }, p);
+        jlog.error({ code, err: message, attempts }, 'image failed after its last attempt');
+        await this.fail(p.runId, p.imageId, { code, message, transient: true }, p);
       } else {
         stats.retried();
-        jlog.warn(
-          { err: f.message, attempt: job.attemptsMade + 1, attempts },
-          'transient failure: will retry',
-        );
+        jlog.warn({ err: message, attempt: job.attemptsMade + 1, attempts }, 'transient failure: will retry');
       }
       throw err;
     }

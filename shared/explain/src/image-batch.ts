@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { ModelSpec } from '@embedcam/cam';
 import type { DatasetItem } from '@embedcam/datasets';
 import { type PreparedImage, prepareForModel, toFloatTensorData } from '@embedcam/images';
+import { classifyFailure } from '@embedcam/queues/failures';
 
 export type ReadImage = (uri: string) => Promise<Buffer>;
 
@@ -22,23 +23,9 @@ export interface FailedItem {
   message: string;
 }
 
-/** Turns any per-image error into a failure record (the run goes on). */
+/** Turns any per-image error into a failure record (the run goes on); see classifyFailure. */
 export function toFailure(item: DatasetItem, err: unknown): FailedItem {
-  const e = err as Error & { code?: string; name?: string };
-  const code =
-    e.name === 'BoxError'
-      ? 'bad-box'
-      : e.name === 'UnknownClassError'
-        ? 'unknown-class'
-        : e.name === 'NotFoundError' || e.code === 'ENOENT'
-          ? 'not-found'
-          : typeof e.code === 'string' && /^[a-z-]+$/.test(e.code)
-            ? e.code
-            : 'error';
-  const message =
-    e.code === 'ENOENT'
-      ? `image ${item.uri} not found (image id ${item.id}); fix its path or URI`
-      : e.message;
+  const { code, message } = classifyFailure(err, item);
   return { item, code, message };
 }
 

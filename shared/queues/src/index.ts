@@ -1,5 +1,5 @@
 export * from './connection.js';
-export * from './errors.js';
+export * from './failures.js';
 export * from './job-options.js';
 export * from './logger.js';
 export * from './lua-commands.js';
