@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { modelFingerprint, resolveModel } from '@embedcam/cam';
 import type { Config } from '@embedcam/config';
@@ -12,24 +12,13 @@ import {
   doneImageIds,
   forgetFailedImages,
   getRunProgress,
-  heatmapJobFor,
-  heatmapJobId,
   initRun,
-  parseStoredFailure,
-  progressKey,
   QUEUES,
-  type ResultJob,
   type RunConfig,
   type RunProgress,
   readRunConfig,
-  resultJobId,
-  resultJobOptions,
   runBase,
-  runJobsInFlight,
-  type StallSettings,
-  stallReason,
   storageKeys,
-  submittedJobOptions,
   validateRunId,
   watchConnection,
 } from '@embedcam/queues';
@@ -37,42 +26,14 @@ import { type ObjectStore, openStore } from '@embedcam/storage';
 import { FlowProducer, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { BuildProxiesOptions, SubmitResult, SubmitRunOptions } from './client-options.js';
+import { announceStored, enqueueHeatmaps } from './enqueue.js';
 import { addProxyFlow, planProxyBuild, waitForProxies } from './proxy-flow.js';
+import { RunStalledError, type RunWatchDeps, type StallWatch, withStall } from './run-watch.js';
+import { deleteObjects, listKeys, newAttempt, storedFailures, storedResults } from './stored-results.js';
+
+export { newAttempt, RunStalledError };
 
 const CHUNK = 500;
-/** Store requests in flight at once while listing, reading or deleting a run's result objects. */
-const STORE_CONCURRENCY = 16;
-
-/**
- * A new attempt id: milliseconds since the epoch in base 36, then 16 random bits. A counter kept in
- * Redis (previous attempt + 1) would repeat whenever Redis forgot the run's meta while BullMQ still
- * holds that attempt's completed jobs (they expire by age, on other keys), and two stores sharing
- * one Redis cannot agree on a counter at all; a time-ordered random id never repeats, needs no
- * coordination, and still sorts in the order the attempts were made.
- */
-export function newAttempt(now = Date.now()): string {
-  return `${now.toString(36)}${randomBytes(2).toString('hex')}`;
-}
-
-/** Runs `fn` over `xs`, `limit` at a time. */
-async function eachLimited<T>(xs: readonly T[], limit: number, fn: (x: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(limit, xs.length) }, async () => {
-    while (next < xs.length) await fn(xs[next++]);
-  });
-  await Promise.all(lanes);
-}
-
-/** `waitForRun` gave up: the run is stalled (see {@link EmbedcamClient.status}). */
-export class RunStalledError extends Error {
-  constructor(
-    readonly runId: string,
-    readonly reason: string,
-  ) {
-    super(`run ${runId} is stalled: ${reason}`);
-    this.name = 'RunStalledError';
-  }
-}
 
 /** The proxy build a run submission asks for when it names no proxy set. */
 function proxyBuildOf(o: SubmitRunOptions): BuildProxiesOptions {
@@ -85,11 +46,6 @@ function proxyBuildOf(o: SubmitRunOptions): BuildProxiesOptions {
     scheme: o.proxies ?? 'mean',
     onProgress: o.onProxyProgress,
   };
-}
-
-/** What a watcher (waitForRun) has seen: since when a queue has had no worker. */
-interface StallWatch {
-  noWorkerSince: { heatmaps?: number; results?: number };
 }
 
 /**
@@ -190,18 +146,18 @@ export class EmbedcamClient {
       // are not there, and its jobs' ids, kept by BullMQ for a while, would swallow the new jobs.
       attempt = newAttempt();
       await deleteKeysWithPrefix(this.redis, runBase(prefix, runId));
-      await this.deleteObjects(await this.listKeys(storageKeys.results(runId)));
+      await deleteObjects(this.store, await listKeys(this.store, storageKeys.results(runId)));
       await this.store.put(storageKeys.runConfig(runId), JSON.stringify({ ...run, attempt }, null, 2));
       stored = new Map();
     } else {
       attempt = prior.config.attempt;
-      stored = await this.storedResults(runId, items);
+      stored = await storedResults(this.store, runId, items);
     }
     await initRun(this.redis, prefix, runId, items.length, attempt);
 
     let retried = 0;
     if (o.retryFailed && prior.ok && stored.size > 0) {
-      const failed = await this.storedFailures(stored);
+      const failed = await storedFailures(this.store, stored);
       if (failed.length > 0) {
         // The retried images get jobs of a new attempt: the failed jobs of the old one are still
         // kept by BullMQ (a week), and their result jobs (a day), under the old ids.
@@ -213,7 +169,10 @@ export class EmbedcamClient {
         await initRun(this.redis, prefix, runId, items.length, attempt);
         for (let i = 0; i < failed.length; i += CHUNK)
           await forgetFailedImages(this.redis, prefix, runId, failed.slice(i, i + CHUNK));
-        await this.deleteObjects(failed.map((id) => stored.get(id)!));
+        await deleteObjects(
+          this.store,
+          failed.map((id) => stored.get(id)!),
+        );
         for (const id of failed) stored.delete(id);
         retried = failed.length;
       }
@@ -224,37 +183,8 @@ export class EmbedcamClient {
     const counted = await doneImageIds(this.redis, prefix, runId);
     const recount = items.filter((it) => stored.has(it.id) && !counted.has(it.id));
     const missing = items.filter((it) => !stored.has(it.id));
-    const opts = submittedJobOptions(this.config.JOB_ATTEMPTS);
-    for (let i = 0; i < missing.length; i += CHUNK) {
-      await this.heatmaps.addBulk(
-        missing.slice(i, i + CHUNK).map((it) => {
-          const data = heatmapJobFor(runId, it, attempt);
-          return { name: 'heatmap', data, opts: { ...opts, jobId: heatmapJobId(runId, it.id, attempt) } };
-        }),
-      );
-    }
-    const nonce = newAttempt();
-    const resultOpts = resultJobOptions(this.config.JOB_ATTEMPTS);
-    for (let i = 0; i < recount.length; i += CHUNK) {
-      await this.results.addBulk(
-        recount.slice(i, i + CHUNK).map((it) => {
-          const data: ResultJob = {
-            runId,
-            ...(attempt === undefined ? {} : { attempt }),
-            imageId: it.id,
-            status: 'ok',
-            key: stored.get(it.id)!,
-            uri: it.uri,
-            label: it.label,
-          };
-          return {
-            name: 'result',
-            data,
-            opts: { ...resultOpts, jobId: resultJobId(runId, it.id, attempt, nonce) },
-          };
-        }),
-      );
-    }
+    await enqueueHeatmaps(this.heatmaps, runId, missing, attempt, this.config.JOB_ATTEMPTS);
+    await announceStored(this.results, runId, recount, stored, attempt, this.config.JOB_ATTEMPTS);
     return {
       runId,
       proxyId,
@@ -267,38 +197,6 @@ export class EmbedcamClient {
     };
   }
 
-  /** Every key under a prefix of the store. */
-  private async listKeys(prefix: string): Promise<string[]> {
-    const keys: string[] = [];
-    for await (const k of this.store.list(prefix)) keys.push(k);
-    return keys;
-  }
-
-  private deleteObjects(keys: readonly string[]): Promise<void> {
-    return eachLimited(keys, STORE_CONCURRENCY, (k) => this.store.delete(k));
-  }
-
-  /** The selected images whose result (ok or failure) is in the store: imageId → key. */
-  private async storedResults(runId: string, items: readonly { id: string }[]): Promise<Map<string, string>> {
-    const byKey = new Map(items.map((it) => [storageKeys.result(runId, it.id), it.id]));
-    const stored = new Map<string, string>();
-    for (const key of await this.listKeys(storageKeys.results(runId))) {
-      const id = byKey.get(key);
-      if (id !== undefined) stored.set(id, key);
-    }
-    return stored;
-  }
-
-  /** The images whose stored result is a failure record. */
-  private async storedFailures(stored: ReadonlyMap<string, string>): Promise<string[]> {
-    const failed: string[] = [];
-    await eachLimited([...stored], STORE_CONCURRENCY, async ([id, key]) => {
-      const bytes = await this.store.getOrNull(key);
-      if (bytes && parseStoredFailure(bytes)) failed.push(id);
-    });
-    return failed;
-  }
-
   /**
    * The run's progress. A running run that nothing will move on is reported `stalled`, with
    * `stalledReason` (see stallReason in @embedcam/queues and the RUN_* settings): no worker or
@@ -306,56 +204,7 @@ export class EmbedcamClient {
    */
   async status(runId: string): Promise<RunProgress> {
     const p = await getRunProgress(this.redis, this.config.EMBEDCAM_PREFIX, validateRunId(runId));
-    return this.withStall(p);
-  }
-
-  private async withStall(p: RunProgress, watch?: StallWatch): Promise<RunProgress> {
-    if (p.status !== 'running') return p;
-    const reason = await this.stallReason(p, watch);
-    return reason ? { ...p, status: 'stalled', stalledReason: reason } : p;
-  }
-
-  private async stallReason(p: RunProgress, watch?: StallWatch): Promise<string | undefined> {
-    const [heatmaps, results, deploymentAt] = await Promise.all([
-      this.heatmaps.getWorkersCount(),
-      this.results.getWorkersCount(),
-      this.redis.get(progressKey(this.config.EMBEDCAM_PREFIX)),
-    ]);
-    const now = Date.now();
-    if (watch) {
-      const seen = { heatmaps, results };
-      for (const q of ['heatmaps', 'results'] as const) {
-        if (seen[q] > 0) delete watch.noWorkerSince[q];
-        else watch.noWorkerSince[q] ??= now;
-      }
-    }
-    const settings: StallSettings = {
-      stallTimeoutMs: this.config.RUN_STALL_TIMEOUT_MS,
-      noWorkerGraceMs: this.config.RUN_NO_WORKER_GRACE_MS,
-      idleGraceMs: this.config.RUN_IDLE_GRACE_MS,
-    };
-    return stallReason(
-      {
-        now,
-        total: p.total,
-        done: p.done,
-        progressAt: p.progressAt,
-        deploymentProgressAt: deploymentAt === null ? undefined : Number(deploymentAt),
-        workers: { heatmaps, results },
-        noWorkerSince: watch?.noWorkerSince,
-        inFlight: async () => {
-          const r = await runJobsInFlight(
-            this.redis,
-            [this.heatmaps, this.results],
-            this.config.EMBEDCAM_PREFIX,
-            p.runId,
-          );
-          // Counted or completed meanwhile: not idle after all.
-          return r.done === p.done && r.status === 'running' ? r.inFlight : undefined;
-        },
-      },
-      settings,
-    );
+    return withStall(this.watchDeps(), p);
   }
 
   /**
@@ -387,7 +236,7 @@ export class EmbedcamClient {
       if (p.status === 'complete') return this.getReport(runId);
       if (Date.now() >= nextStallCheck) {
         nextStallCheck = Date.now() + (o.stallCheckMs ?? 1000);
-        const s = await this.withStall(p, watch);
+        const s = await withStall(this.watchDeps(), p, watch);
         if (s.status === 'stalled') {
           o.onProgress?.(s);
           throw new RunStalledError(runId, s.stalledReason ?? 'unknown reason');
@@ -401,6 +250,10 @@ export class EmbedcamClient {
   async getReport(runId: string): Promise<RunSummary> {
     const buf = await this.store.get(storageKeys.report(validateRunId(runId)));
     return JSON.parse(buf.toString('utf8')) as RunSummary;
+  }
+
+  private watchDeps(): RunWatchDeps {
+    return { redis: this.redis, config: this.config, heatmaps: this.heatmaps, results: this.results };
   }
 
   /** Live workers per queue (BullMQ's CLIENT LIST view). */

@@ -63,39 +63,44 @@ export class UnsupportedUriError extends StorageError {
   }
 }
 
+/** An input refused before (or while) it is read: permanent, with the code its image fails with. */
+export class InputRefusedError extends StorageError {
+  override readonly permanent = true as const;
+
+  constructor(
+    readonly code: 'forbidden' | 'too-large',
+    readonly uri: string,
+    message: string,
+  ) {
+    super(message, { permanent: true });
+  }
+}
+
 /**
  * An input outside the allowed roots (the dataset's directory, the store, EMBEDCAM_ALLOWED_URIS),
  * or an http(s) URL that resolves to a loopback, link-local or private address. Raised before the
  * input is opened, so whether it exists is never revealed.
  */
-export class ForbiddenInputError extends StorageError {
-  override readonly permanent = true as const;
-  readonly code = 'forbidden' as const;
-  readonly uri: string;
-
+export class ForbiddenInputError extends InputRefusedError {
   constructor(uri: string, reason: string) {
     super(
+      'forbidden',
+      uri,
       `Input ${JSON.stringify(uri)} is forbidden: ${reason}. To read it, add its root to EMBEDCAM_ALLOWED_URIS (comma-separated prefixes such as /data, s3://bucket/prefix, https://host/path) or pass --allow <prefix> to embedcam`,
-      { permanent: true },
     );
     this.name = 'ForbiddenInputError';
-    this.uri = uri;
   }
 }
 
 /** An input larger than the read limit (EMBEDCAM_MAX_READ_BYTES). */
-export class InputTooLargeError extends StorageError {
-  override readonly permanent = true as const;
-  readonly code = 'too-large' as const;
-  readonly uri: string;
-
+export class InputTooLargeError extends InputRefusedError {
   constructor(uri: string, size: string, maxBytes: number) {
     super(
+      'too-large',
+      uri,
       `Input ${JSON.stringify(uri)} is too large: ${size}, over the read limit of ${maxBytes} bytes; shrink the file or raise EMBEDCAM_MAX_READ_BYTES`,
-      { permanent: true },
     );
     this.name = 'InputTooLargeError';
-    this.uri = uri;
   }
 }
 
