@@ -95,11 +95,18 @@ export class ResultPublisher {
     const uri = typeof p.uri === 'string' ? p.uri : undefined;
     const label = Number.isInteger(p.label) ? p.label : undefined;
     const { code, message, transient } = failure;
+    // The store may be what failed: the failure is published (and counted) all the same, so the
+    // run completes; only the stored record, which `--retry-failed` reads, is then missing.
     await this.storeFailure(
       runId,
       imageId,
       { code, message, transient: transient === true },
       { attempt, uri, label },
+    ).catch((err) =>
+      this.opts.log.warn(
+        { runId, imageId, err: (err as Error).message },
+        'could not store the failure record; publishing the failure anyway',
+      ),
     );
     return this.publish({
       runId,

@@ -84,4 +84,30 @@ describe('ResultPublisher (real Redis)', () => {
       await other.cleanup();
     }
   });
+
+  it('a failure is published even when the store cannot take its record (the store may be what failed)', async () => {
+    const broken = new ResultPublisher({
+      connection: scope.redis,
+      prefix: scope.prefix,
+      attempts: 4,
+      log: silent,
+      store: {
+        getOrNull: async () => null,
+        put: async () => {
+          throw new Error('store unreachable');
+        },
+      },
+    });
+    try {
+      await broken.publishFailed(
+        'run-1',
+        'img-9',
+        { code: 'error', message: 'timeout', transient: true },
+        {},
+      );
+      expect((await waiting()).map((j) => [j.data.imageId, j.data.status])).toEqual([['img-9', 'failed']]);
+    } finally {
+      await broken.close();
+    }
+  });
 });

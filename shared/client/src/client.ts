@@ -28,7 +28,13 @@ import type { Redis } from 'ioredis';
 import type { BuildProxiesOptions, SubmitResult, SubmitRunOptions } from './client-options.js';
 import { announceStored, enqueueHeatmaps } from './enqueue.js';
 import { addProxyFlow, planProxyBuild, waitForProxies } from './proxy-flow.js';
-import { RunStalledError, type RunWatchDeps, type StallWatch, withStall } from './run-watch.js';
+import {
+  progressWithin,
+  RunStalledError,
+  type RunWatchDeps,
+  type StallWatch,
+  withStall,
+} from './run-watch.js';
 import { deleteObjects, listKeys, newAttempt, storedFailures, storedResults } from './stored-results.js';
 
 export { newAttempt, RunStalledError };
@@ -156,6 +162,8 @@ export class EmbedcamClient {
     await initRun(this.redis, prefix, runId, items.length, attempt);
 
     let retried = 0;
+    const previous = attempt;
+    const retry = new Set<string>();
     if (o.retryFailed && prior.ok && stored.size > 0) {
       const failed = await storedFailures(this.store, stored);
       if (failed.length > 0) {
@@ -173,7 +181,10 @@ export class EmbedcamClient {
           this.store,
           failed.map((id) => stored.get(id)!),
         );
-        for (const id of failed) stored.delete(id);
+        for (const id of failed) {
+          stored.delete(id);
+          retry.add(id);
+        }
         retried = failed.length;
       }
     }
@@ -183,7 +194,12 @@ export class EmbedcamClient {
     const counted = await doneImageIds(this.redis, prefix, runId);
     const recount = items.filter((it) => stored.has(it.id) && !counted.has(it.id));
     const missing = items.filter((it) => !stored.has(it.id));
-    await enqueueHeatmaps(this.heatmaps, runId, missing, attempt, this.config.JOB_ATTEMPTS);
+    // Only the retried images get the new attempt; the others keep theirs, so a job still in
+    // flight under it is not computed a second time.
+    const again = missing.filter((it) => retry.has(it.id));
+    const rest = missing.filter((it) => !retry.has(it.id));
+    await enqueueHeatmaps(this.heatmaps, runId, again, attempt, this.config.JOB_ATTEMPTS);
+    await enqueueHeatmaps(this.heatmaps, runId, rest, previous, this.config.JOB_ATTEMPTS);
     await announceStored(this.results, runId, recount, stored, attempt, this.config.JOB_ATTEMPTS);
     return {
       runId,
@@ -226,7 +242,7 @@ export class EmbedcamClient {
     let last = -1;
     let nextStallCheck = 0;
     while (Date.now() < deadline) {
-      const p = await getRunProgress(this.redis, this.config.EMBEDCAM_PREFIX, validateRunId(runId));
+      const p = await progressWithin(this.watchDeps(), runId);
       if (p.status === 'unknown')
         throw new Error(`Run ${runId} is unknown to this Redis (prefix ${this.config.EMBEDCAM_PREFIX}).`);
       if (p.done !== last || p.status === 'complete') {

@@ -24,11 +24,17 @@ export async function enqueueHeatmaps(
 ): Promise<void> {
   const opts = submittedJobOptions(attempts);
   for (let i = 0; i < items.length; i += CHUNK) {
+    const chunk = items.slice(i, i + CHUNK).map((it) => ({ it, jobId: heatmapJobId(runId, it.id, attempt) }));
+    // An image without a stored result whose job BullMQ still keeps as failed or completed (a
+    // failure that could not be stored, a result object deleted since) would be swallowed by that
+    // id: remove it first. remove() leaves a job a worker holds (locked) alone; a waiting one is
+    // added again at once.
+    await Promise.all(chunk.map(({ jobId }) => heatmaps.remove(jobId)));
     await heatmaps.addBulk(
-      items.slice(i, i + CHUNK).map((it) => ({
+      chunk.map(({ it, jobId }) => ({
         name: 'heatmap',
         data: heatmapJobFor(runId, it, attempt),
-        opts: { ...opts, jobId: heatmapJobId(runId, it.id, attempt) },
+        opts: { ...opts, jobId },
       })),
     );
   }

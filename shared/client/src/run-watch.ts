@@ -2,11 +2,14 @@
 // stallReason in @embedcam/queues).
 import type { Config } from '@embedcam/config';
 import {
+  getRunProgress,
   progressKey,
+  RedisUnreachableError,
   type RunProgress,
   runJobsInFlight,
   type StallSettings,
   stallReason,
+  validateRunId,
 } from '@embedcam/queues';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -31,8 +34,12 @@ export interface RunWatchDeps {
   redis: Redis;
   config: Pick<
     Config,
-    'EMBEDCAM_PREFIX' | 'RUN_STALL_TIMEOUT_MS' | 'RUN_NO_WORKER_GRACE_MS' | 'RUN_IDLE_GRACE_MS'
-  >;
+    | 'EMBEDCAM_PREFIX'
+    | 'RUN_STALL_TIMEOUT_MS'
+    | 'RUN_NO_WORKER_GRACE_MS'
+    | 'RUN_IDLE_GRACE_MS'
+    | 'REDIS_CONNECT_TIMEOUT_MS'
+  > & { REDIS_URL: string };
   heatmaps: Queue;
   results: Queue;
 }
@@ -85,4 +92,28 @@ async function stallReasonOf(
     },
     settings,
   );
+}
+
+/**
+ * The run's progress, or RedisUnreachableError when Redis does not answer within
+ * REDIS_CONNECT_TIMEOUT_MS (Redis went away during a wait: ioredis would queue the command until it
+ * came back, and the wait would never end).
+ */
+export async function progressWithin(d: RunWatchDeps, runId: string): Promise<RunProgress> {
+  const ms = d.config.REDIS_CONNECT_TIMEOUT_MS;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new RedisUnreachableError(d.config.REDIS_URL, ms, 'during the wait')),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([
+      getRunProgress(d.redis, d.config.EMBEDCAM_PREFIX, validateRunId(runId)),
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -61,7 +61,11 @@ export function registerRun(program: Command): void {
     try {
       if (flags.detach) {
         const refusal = await detachRefusal(flags, client);
-        if (refusal) {
+        // With --services external the operator says services exist (workers may be scaled to
+        // zero until jobs wait, as with KEDA): say what is missing, and submit anyway.
+        if (refusal && flags.services === 'external')
+          process.stderr.write(`embedcam run --detach: warning: ${refusal}\n`);
+        else if (refusal) {
           process.stderr.write(`embedcam run --detach: ${refusal}\n`);
           process.exitCode = 2;
           return;
