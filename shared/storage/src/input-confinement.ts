@@ -193,6 +193,9 @@ for (const [net, bits] of [
   ['::', 96], // unspecified, loopback, IPv4-compatible
   ['::ffff:0:0', 96], // IPv4-mapped: never what a public host resolves to, refused whatever the IPv4
   ['64:ff9b::', 96], // NAT64
+  ['64:ff9b:1::', 48], // local-use NAT64
+  ['2001::', 32], // Teredo: can carry any IPv4 address, 127.0.0.1 included
+  ['2002::', 16], // 6to4: likewise
   ['100::', 64],
   ['fc00::', 7],
   ['fe80::', 10],

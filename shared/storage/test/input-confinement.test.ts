@@ -280,6 +280,9 @@ describe('http(s) inputs', () => {
     ['fc00::1', true],
     ['fd12:3456::1', true],
     ['fe80::1', true],
+    ['2002:7f00:1::1', true], // 6to4 of 127.0.0.1
+    ['2001:0:4136:e378::1', true], // Teredo
+    ['64:ff9b:1::a', true],
     ['8.8.8.8', false],
     ['2606:4700::1111', false],
   ])('isPrivateAddress(%s) = %s', (address, expected) => {
