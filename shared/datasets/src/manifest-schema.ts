@@ -1,11 +1,20 @@
 import { type ZodError, z } from 'zod';
 
+/** A lone UTF-16 surrogate (JSON allows "\ud800") cannot be encoded into a job id or a key. */
+const wellFormed = (v: string) => !/\p{Surrogate}/u.test(v);
+
 /**
  * One JSONL manifest line. Strict: an unknown key (typically a typo such as "bbx" or "lable")
  * is an error instead of a silently ignored field.
  */
 export const manifestLineSchema = z.strictObject({
-  id: z.string().min(1),
+  id: z
+    .string()
+    .min(1)
+    .refine(
+      wellFormed,
+      'is not well-formed Unicode (a lone surrogate such as \\ud800); write the id as plain text',
+    ),
   uri: z.string().min(1),
   label: z.number().int(),
   className: z.string().min(1).optional(),

@@ -138,6 +138,11 @@ describe('readManifest', () => {
     expect(e.message).toContain('spilt');
   });
 
+  it('reports an id that is not well-formed Unicode (it could not become a job id or a key)', async () => {
+    const e = await expectManifestError(['{"id": "a\\ud800", "uri": "a.jpg", "label": 1}'], 1);
+    expect(e.message).toContain('field id (is not well-formed Unicode');
+  });
+
   it('reports a non-object line', async () => {
     const e = await expectManifestError(['[1, 2]'], 1);
     expect(e.message).toContain('invalid line (');

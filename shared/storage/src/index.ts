@@ -15,6 +15,7 @@ export {
   type InputRoot,
   isPrivateAddress,
   parseInputRoot,
+  redactUserinfo,
 } from './input-confinement.js';
 export { datasetRootOf, InputReader, type InputReaderOptions } from './input-reader.js';
 export { LocalStore, type LocalStoreOptions, TEMP_FILE_PREFIX } from './local-store.js';

@@ -58,6 +58,11 @@ interface LocalRoot {
 const within = (p: string, root: string) =>
   p === root || p.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
 
+/** `https://user:pass@host/p` → `https://***@host/p`; anything else as it is. */
+export function redactUserinfo(root: string): string {
+  return root.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1***@');
+}
+
 /** The allowed roots of one dataset/run, with local roots resolved through symbolic links. */
 export class InputConfinement {
   private constructor(
@@ -76,9 +81,9 @@ export class InputConfinement {
     return new InputConfinement(parsed, local);
   }
 
-  /** The roots as given, for messages. */
+  /** The roots as given, for messages (which land in reports and logs: credentials hidden). */
   describe(): string {
-    return this.roots.length === 0 ? 'none' : this.roots.map((r) => r.source).join(', ');
+    return this.roots.length === 0 ? 'none' : this.roots.map((r) => redactUserinfo(r.source)).join(', ');
   }
 
   private forbidden(uri: string, why: string): ForbiddenInputError {

@@ -35,6 +35,7 @@ const {
   InputReader,
   InputTooLargeError,
   isPrivateAddress,
+  redactUserinfo,
   NotFoundError,
   readUri,
   S3Store,
@@ -287,5 +288,13 @@ describe('http(s) inputs', () => {
     ['2606:4700::1111', false],
   ])('isPrivateAddress(%s) = %s', (address, expected) => {
     expect(isPrivateAddress(address)).toBe(expected);
+  });
+});
+
+describe('redactUserinfo', () => {
+  it('hides credentials of a root in messages, and leaves other roots alone', () => {
+    expect(redactUserinfo('https://user:secret@host/path')).toBe('https://***@host/path');
+    expect(redactUserinfo('s3://bucket/prefix')).toBe('s3://bucket/prefix');
+    expect(redactUserinfo('/data/a@b')).toBe('/data/a@b');
   });
 });
