@@ -129,6 +129,19 @@ export class InputConfinement {
     return real;
   }
 
+  /**
+   * Checks the file a descriptor really points at (Linux: the /proc/self/fd link), after opening
+   * what checkLocal allowed: a parent directory swapped for a symbolic link between the check and
+   * the open would otherwise lead outside the roots.
+   */
+  checkOpened(realPath: string, uri: string): void {
+    const inside =
+      this.local.some((r) => r.real && within(realPath, r.real)) ||
+      this.local.some((r) => !r.real && within(realPath, r.lexical));
+    if (!inside)
+      throw this.forbidden(uri, 'it was swapped for a path outside the allowed roots while being opened');
+  }
+
   /** Checks an s3 object against the s3 roots (bucket, then key prefix by whole segments). */
   checkS3(bucket: string, key: string, uri: string): void {
     if (key.split('/').some((s) => s === '.' || s === '..') || key.includes('//')) {

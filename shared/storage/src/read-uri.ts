@@ -2,7 +2,7 @@
 // unlike ObjectStore keys, s3 keys here are taken as they are and only need to exist.
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { constants as fsConstants } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { open, readlink, stat } from 'node:fs/promises';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
@@ -111,6 +111,11 @@ async function readLocal(
     // The confined path has no symbolic links left; O_NOFOLLOW refuses one swapped in since.
     const fh = await open(target, fsConstants.O_RDONLY | (confine ? fsConstants.O_NOFOLLOW : 0));
     try {
+      // O_NOFOLLOW guards the last component only; what was really opened is checked again.
+      if (confine) {
+        const opened = await readlink(`/proc/self/fd/${fh.fd}`).catch(() => undefined);
+        if (opened !== undefined) confine.checkOpened(opened, uri);
+      }
       // Counted while reading too, so a file that grew since stat cannot pass the limit.
       const chunks: Buffer[] = [];
       let n = 0;

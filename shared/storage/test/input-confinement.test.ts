@@ -167,6 +167,20 @@ describe('a dataset reader (manifest folder + store, nothing else allowed)', () 
     expect(code(await fails(narrow.read(path.join(outside, 'secret.jpg'), manifest)))).toBe('forbidden');
   });
 
+  it('what a descriptor really opened is checked again (a parent swapped for a link after the check)', async () => {
+    const confine = await InputConfinement.create([dataset]);
+    expect(() => confine.checkOpened(path.join(dataset, 'images', 'a.jpg'), 'a.jpg')).not.toThrow();
+    let err: unknown;
+    try {
+      confine.checkOpened(path.join(outside, 'secret.jpg'), 'images/a.jpg');
+    } catch (e) {
+      err = e;
+    }
+    expect(code(err)).toBe('forbidden');
+    // A real read passes the check on the path it opened.
+    expect((await readUri(path.join(dataset, 'images', 'a.jpg'), { confine })).length).toBeGreaterThan(0);
+  });
+
   it('s3 and http inputs are forbidden unless allowed, without any request', async () => {
     const client = createS3Client(s3.connection);
     const send = vi.spyOn(client, 'send');
