@@ -1,13 +1,13 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { explainCommand } from '@embedcam/cli';
+import { explainCommand, serviceEnv } from '@embedcam/cli';
 import { EmbedcamClient } from '@embedcam/client';
 import type { RunSummary } from '@embedcam/explain';
 import { runKeys, storageKeys } from '@embedcam/queues';
 import { S3Store } from '@embedcam/storage';
 import { pipelineEnv } from '@embedcam/test-support/pipeline-env';
-import { startS3Server } from '@embedcam/test-support/s3-server';
+import { s3ChildEnv, startS3Server } from '@embedcam/test-support/s3-server';
 import { ServiceProcesses } from '@embedcam/test-support/service-processes';
 import { CUB_DIR, HAS_SHARED } from '@embedcam/test-support/shared-data';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -56,20 +56,15 @@ describe.skipIf(!HAS_SHARED)(
       });
       tmp = await mkdtemp(path.join(os.tmpdir(), 'embedcam-e2e-'));
       const childEnv: NodeJS.ProcessEnv = {
-        ...process.env,
-        LOG_LEVEL: 'warn',
-        COMPUTE_THREADS: '1',
-        AGGREGATOR_STALLED_MS: '1000',
-        AGGREGATOR_LOCK_MS: '4000',
+        ...serviceEnv(env.config, {
+          ...process.env,
+          LOG_LEVEL: 'warn',
+          COMPUTE_THREADS: '1',
+          AGGREGATOR_STALLED_MS: '1000',
+          AGGREGATOR_LOCK_MS: '4000',
+        }),
+        ...s3ChildEnv(s3),
       };
-      for (const [k, v] of Object.entries(env.config)) if (v !== undefined) childEnv[k] = String(v);
-      Object.assign(childEnv, {
-        S3_ENDPOINT: s3.endpoint,
-        S3_FORCE_PATH_STYLE: 'true',
-        AWS_REGION: 'us-east-1',
-        AWS_ACCESS_KEY_ID: 'S3RVER',
-        AWS_SECRET_ACCESS_KEY: 'S3RVER',
-      });
       services = new ServiceProcesses(childEnv);
       services.start('proxy-builder');
       services.start('worker');

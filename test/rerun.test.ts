@@ -3,11 +3,12 @@
 import { copyFile, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { serviceEnv } from '@embedcam/cli';
 import { EmbedcamClient } from '@embedcam/client';
 import { deleteKeysWithPrefix, runBase, runKeys, storageKeys } from '@embedcam/queues';
 import { type ObjectStore, S3Store } from '@embedcam/storage';
 import { pipelineEnv } from '@embedcam/test-support/pipeline-env';
-import { startS3Server } from '@embedcam/test-support/s3-server';
+import { s3ChildEnv, startS3Server } from '@embedcam/test-support/s3-server';
 import { ServiceProcesses } from '@embedcam/test-support/service-processes';
 import { CUB_DIR, HAS_SHARED } from '@embedcam/test-support/shared-data';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -37,8 +38,7 @@ async function writeManifest(dir: string): Promise<{ manifest: string; missing: 
 }
 
 function childEnv(env: Env, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const e: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', COMPUTE_THREADS: '1' };
-  for (const [k, v] of Object.entries(env.config)) if (v !== undefined) e[k] = String(v);
+  const e = serviceEnv(env.config, { ...process.env, LOG_LEVEL: 'warn', COMPUTE_THREADS: '1' });
   // The manifest sits in a temp folder and names CUB images elsewhere: the operator allows them.
   return Object.assign(e, { EMBEDCAM_ALLOWED_URIS: CUB_DIR }, extra);
 }
@@ -169,15 +169,7 @@ describe.skipIf(!HAS_SHARED)('re-running a run after its objects were deleted fr
   it('completes again', async () => {
     const files = await writeManifest(tmp);
     await copyFile(files.spare, files.missing);
-    services = startServices(
-      childEnv(env, {
-        S3_ENDPOINT: s3.endpoint,
-        S3_FORCE_PATH_STYLE: 'true',
-        AWS_REGION: 'us-east-1',
-        AWS_ACCESS_KEY_ID: 'S3RVER',
-        AWS_SECRET_ACCESS_KEY: 'S3RVER',
-      }),
-    );
+    services = startServices(childEnv(env, s3ChildEnv(s3)));
     const selection = { dataset: files.manifest, proxies: 'mean' as const };
     const first = await client.submitRun(selection);
     expect(first).toMatchObject({ enqueued: 5 });

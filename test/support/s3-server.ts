@@ -28,6 +28,19 @@ export interface S3TestServer {
   stop(): Promise<void>;
 }
 
+/** The environment a service process (`embedcam worker`, …) needs to reach the server. */
+export function s3ChildEnv(s: Pick<S3TestServer, 'endpoint' | 'connection'>): NodeJS.ProcessEnv {
+  const { region, credentials } = s.connection;
+  const creds = credentials as { accessKeyId: string; secretAccessKey: string } | undefined;
+  return {
+    S3_ENDPOINT: s.endpoint,
+    S3_FORCE_PATH_STYLE: 'true',
+    AWS_REGION: region ?? process.env.AWS_REGION ?? 'us-east-1',
+    // An external endpoint (S3_ENDPOINT) brings its credentials in the environment already.
+    ...(creds ? { AWS_ACCESS_KEY_ID: creds.accessKeyId, AWS_SECRET_ACCESS_KEY: creds.secretAccessKey } : {}),
+  };
+}
+
 const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 const CHILD_SCRIPT = fileURLToPath(new URL('./s3rver-child.mjs', import.meta.url));
 
