@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { withTimeout as withTimeoutError } from '@embedcam/queues';
 
 /** Median of a list of numbers. */
 export function median(xs: number[]): number {
@@ -48,20 +49,7 @@ export function mean(xs: number[]): number {
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Rejects with a message naming `what` when `p` takes longer than `ms`. */
-export async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`${what}: timed out after ${Math.round(ms / 1000)} s`)),
-          ms,
-        );
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+/** `p`, or a timeout error naming `what` after `ms`. */
+export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return withTimeoutError(p, ms, () => new Error(`${what}: timed out after ${Math.round(ms / 1000)} s`));
 }

@@ -10,6 +10,7 @@ import {
   type StallSettings,
   stallReason,
   validateRunId,
+  withTimeout,
 } from '@embedcam/queues';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -101,19 +102,9 @@ async function stallReasonOf(
  */
 export async function progressWithin(d: RunWatchDeps, runId: string): Promise<RunProgress> {
   const ms = d.config.REDIS_CONNECT_TIMEOUT_MS;
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new RedisUnreachableError(d.config.REDIS_URL, ms, 'during the wait')),
-      ms,
-    );
-  });
-  try {
-    return await Promise.race([
-      getRunProgress(d.redis, d.config.EMBEDCAM_PREFIX, validateRunId(runId)),
-      timeout,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+  return withTimeout(
+    getRunProgress(d.redis, d.config.EMBEDCAM_PREFIX, validateRunId(runId)),
+    ms,
+    () => new RedisUnreachableError(d.config.REDIS_URL, ms, 'during the wait'),
+  );
 }

@@ -1,5 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
+import { withTimeout } from './with-timeout.js';
 
 /** Reconnect backoff: 100 ms doubling to a 5 s cap, for ever (services wait out an outage). */
 export function reconnectDelay(attempt: number): number {
@@ -40,24 +41,17 @@ async function pingOnce(url: string, timeoutMs: number): Promise<string | undefi
   r.on('error', (err: Error) => {
     lastError = err.message;
   });
-  let timer: NodeJS.Timeout | undefined;
   try {
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('no answer')), timeoutMs);
-    });
-    await Promise.race([
-      (async () => {
-        await r.connect();
-        const pong = await r.ping();
-        if (pong !== 'PONG') throw new Error(`PING answered ${pong}`);
-      })(),
-      timeout,
-    ]);
+    const ping = async () => {
+      await r.connect();
+      const pong = await r.ping();
+      if (pong !== 'PONG') throw new Error(`PING answered ${pong}`);
+    };
+    await withTimeout(ping(), timeoutMs, () => new Error('no answer'));
     return undefined;
   } catch (err) {
     return lastError ?? (err as Error).message;
   } finally {
-    clearTimeout(timer);
     r.disconnect();
   }
 }

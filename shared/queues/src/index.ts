@@ -9,3 +9,4 @@ export * from './run-service.js';
 export * from './run-stall.js';
 export * from './run-state.js';
 export * from './schemas.js';
+export * from './with-timeout.js';
