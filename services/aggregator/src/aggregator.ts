@@ -1,12 +1,14 @@
 import os from 'node:os';
 import type { Config } from '@embedcam/config';
 import {
+  advertiseStore,
   createLogger,
   createRedis,
   JOB_RETENTION,
   type Logger,
   QUEUES,
   type ResultJob,
+  type StoreAdvert,
   watchConnection,
 } from '@embedcam/queues';
 import { type ObjectStore, openStore } from '@embedcam/storage';
@@ -111,6 +113,16 @@ export async function startAggregator(config: Config, opts: AggregatorOptions = 
     return { counted };
   }
 
+  // One store per deployment: refuse to start beside services that use another one.
+  let advert: StoreAdvert;
+  try {
+    advert = await advertiseStore(redis, prefix, store.uri, 'aggregator');
+  } catch (err) {
+    redis.disconnect();
+    workerConnection.disconnect();
+    throw err;
+  }
+
   const worker = new Worker(QUEUES.results, processJob, {
     connection: workerConnection,
     prefix,
@@ -130,6 +142,7 @@ export async function startAggregator(config: Config, opts: AggregatorOptions = 
     await worker.waitUntilReady();
     await redis.ping();
   } catch (err) {
+    advert.stop();
     await worker.close(true).catch(() => {});
     redis.disconnect();
     workerConnection.disconnect();
@@ -153,6 +166,7 @@ export async function startAggregator(config: Config, opts: AggregatorOptions = 
     return dropped;
   }
   async function shutdown(o: { force?: boolean }): Promise<void> {
+    advert.stop();
     void sweeper.stop(); // no more timed sweeps from now on
     if (o.force) await force();
     else {

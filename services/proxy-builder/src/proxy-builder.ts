@@ -1,11 +1,13 @@
 import { PoolRegistry } from '@embedcam/compute';
 import type { Config } from '@embedcam/config';
 import {
+  advertiseStore,
   classifyFailure,
   createLogger,
   createRedis,
   type Logger,
   QUEUES,
+  type StoreAdvert,
   watchConnection,
 } from '@embedcam/queues';
 import { InputReader, type ObjectStore, openStore } from '@embedcam/storage';
@@ -46,6 +48,17 @@ export async function startProxyBuilder(
     }),
   };
 
+  // One store per deployment: refuse to start beside services that use another one.
+  let advert: StoreAdvert;
+  try {
+    advert = await advertiseStore(connection, config.EMBEDCAM_PREFIX, store.uri, 'proxy-builder');
+  } catch (err) {
+    await ctx.pools.close();
+    connection.disconnect();
+    if (!opts.store) await store.close();
+    throw err;
+  }
+
   const worker = new Worker(
     QUEUES.proxies,
     async (job) => {
@@ -69,6 +82,7 @@ export async function startProxyBuilder(
   // running job, whose lock then expires and another proxy-builder retries it.
   let closing: Promise<void> | undefined;
   async function shutdown(): Promise<void> {
+    advert.stop();
     await worker.close();
     await ctx.pools.close();
     connection.disconnect();

@@ -13,7 +13,15 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { PoolRegistry } from '@embedcam/compute';
 import type { Config } from '@embedcam/config';
-import { createLogger, createRedis, type Logger, QUEUES, watchConnection } from '@embedcam/queues';
+import {
+  advertiseStore,
+  createLogger,
+  createRedis,
+  type Logger,
+  QUEUES,
+  type StoreAdvert,
+  watchConnection,
+} from '@embedcam/queues';
 import { type ObjectStore, openStore } from '@embedcam/storage';
 import { Worker } from 'bullmq';
 import { BatchRunner } from './batch-runner.js';
@@ -93,12 +101,22 @@ export async function startWorker(config: Config, opts: StartWorkerOptions = {})
   });
   const processor = new JobProcessor({ images, results, stats, log });
 
+  let advert: StoreAdvert | undefined;
   /** What outlives the BullMQ side: closed last, also when start-up fails. */
   async function release(): Promise<void> {
+    advert?.stop();
     await results.close();
     await redis.quit().catch(() => redis.disconnect());
     if (ownStore) await store.close();
     stats.close();
+  }
+
+  // One store per deployment: refuse to start beside services that use another one.
+  try {
+    advert = await advertiseStore(redis, prefix, store.uri, 'worker');
+  } catch (err) {
+    await release();
+    throw err;
   }
 
   if (opts.preloadModel) {

@@ -160,21 +160,36 @@ export function sharedDir(): string {
 }
 
 /**
- * The runtime for the embedded default model: EMBEDCAM_ENGINE when set, else ONNX Runtime where the
- * shared model.onnx exists (about 7× faster on CPU than TF.js WebAssembly), else TF.js.
+ * The default model's ONNX file travels with embedcam (`shared/cam/models/…`, copied beside the
+ * bundle in the package), so every machine has a default model; the TF.js copy is in `../shared` only.
+ */
+export function bundledModelDir(): string {
+  return path.resolve(import.meta.dirname, '../models/mobilenetv2-035-imagenet');
+}
+
+/**
+ * The runtime for the embedded default model: EMBEDCAM_ENGINE when set, else ONNX Runtime (its
+ * model.onnx is bundled; about 7× faster on CPU than TF.js WebAssembly).
  */
 export function defaultEngine(): 'tfjs' | 'onnx' {
   const forced = process.env.EMBEDCAM_ENGINE;
   if (forced === 'tfjs' || forced === 'onnx') return forced;
-  return existsSync(path.join(sharedDir(), 'models/mobilenetv2-035-imagenet/model.onnx')) ? 'onnx' : 'tfjs';
+  return 'onnx';
 }
 
 /**
- * The embedded default: the shared ImageNet MobileNetV2 (α=0.35) with embedding = GAP(out_relu),
- * 1280-d, L2-normalised — so `embedcam explain` runs with no spec at all.
+ * The embedded default: the ImageNet MobileNetV2 (α=0.35) with embedding = GAP(out_relu),
+ * 1280-d, L2-normalised — so `embedcam explain` runs with no spec at all. ONNX: the bundled copy;
+ * TF.js: the shared one (a missing ../shared is one line saying what to do).
  */
 export function defaultModelSpec(format: 'tfjs-layers' | 'onnx' = 'tfjs-layers'): ModelSpec {
-  const dir = path.join(sharedDir(), 'models/mobilenetv2-035-imagenet');
+  const dir =
+    format === 'onnx' ? bundledModelDir() : path.join(sharedDir(), 'models/mobilenetv2-035-imagenet');
+  if (format !== 'onnx' && !existsSync(path.join(dir, 'model.json')))
+    throw new ModelSpecError(
+      '<default>',
+      `the TF.js copy of the default model is not at ${dir} (it is in ../shared only); use --engine onnx (the bundled model), set EMBEDCAM_SHARED_DIR, or pass --model <spec.json>.`,
+    );
   const onnx = format === 'onnx';
   return parseModelSpec(
     {

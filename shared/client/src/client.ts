@@ -5,6 +5,7 @@ import type { Config } from '@embedcam/config';
 import { openDataset, selectItems } from '@embedcam/datasets';
 import type { RunSummary } from '@embedcam/explain';
 import {
+  advertisedStore,
   type ConnectionWatch,
   createLogger,
   createRedis,
@@ -18,6 +19,7 @@ import {
   type RunProgress,
   readRunConfig,
   runBase,
+  StoreMismatchError,
   storageKeys,
   validateRunId,
   watchConnection,
@@ -88,6 +90,7 @@ export class EmbedcamClient {
    * of the reference images and whose parent reduces them. Resolves with the proxy id.
    */
   async buildProxies(o: BuildProxiesOptions): Promise<string> {
+    await this.assertSameStore();
     const plan = await planProxyBuild(o, this.config.PROXY_SHARD_SIZE);
     if (!o.force && (await this.store.exists(storageKeys.proxiesMeta(plan.proxyId)))) return plan.proxyId;
     const reduceJobId = await addProxyFlow(this.store, this.flows, plan, this.config.JOB_ATTEMPTS);
@@ -104,6 +107,7 @@ export class EmbedcamClient {
 
   /** Submits a run: proxies first (built if missing), then one heatmap job per image without a result. */
   async submitRun(o: SubmitRunOptions): Promise<SubmitResult> {
+    await this.assertSameStore();
     const { ref: modelRef, spec } = await resolveModel(o.model, o.engine);
     const fingerprint = await modelFingerprint(spec);
     const split = o.split ?? 'test';
@@ -237,6 +241,7 @@ export class EmbedcamClient {
       stallCheckMs?: number;
     } = {},
   ): Promise<RunSummary> {
+    await this.assertSameStore();
     const deadline = Date.now() + (o.timeoutMs ?? 24 * 3600_000);
     const watch: StallWatch = { noWorkerSince: {} };
     let last = -1;
@@ -266,6 +271,17 @@ export class EmbedcamClient {
   async getReport(runId: string): Promise<RunSummary> {
     const buf = await this.store.get(storageKeys.report(validateRunId(runId)));
     return JSON.parse(buf.toString('utf8')) as RunSummary;
+  }
+
+  /**
+   * One store per deployment: the running services of this prefix advertise theirs in Redis, and a
+   * client with another store stops with {@link StoreMismatchError} (naming both) instead of
+   * submitting work that they would look for in the wrong place.
+   */
+  async assertSameStore(): Promise<void> {
+    const theirs = await advertisedStore(this.redis, this.config.EMBEDCAM_PREFIX);
+    if (theirs !== null && theirs !== this.store.uri)
+      throw new StoreMismatchError(this.config.EMBEDCAM_PREFIX, theirs, this.store.uri, 'client');
   }
 
   private watchDeps(): RunWatchDeps {

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { formatSettingIssues } from '@embedcam/validation';
 import { z } from 'zod';
+import { absoluteStoreUri, defaultStoreDir } from './home.js';
 
 const intFrom = (name: string, min: number, max: number) =>
   z.coerce
@@ -32,11 +33,14 @@ export const configSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_-]{1,40}$/, 'EMBEDCAM_PREFIX must be 1–40 letters, digits, _ or -')
     .default('embedcam'),
-  /** Where proxies, heatmaps and reports go: s3://bucket/prefix or a local directory. */
+  /**
+   * Where proxies, heatmaps and reports go: s3://bucket/prefix or a local directory (made absolute;
+   * unset: `<EMBEDCAM_HOME>/store`, filled in by loadConfig).
+   */
   STORAGE_URI: z
     .string()
     .min(1, 'STORAGE_URI must be s3://bucket[/prefix] or a directory')
-    .default('.embedcam/store'),
+    .transform(absoluteStoreUri),
   WORKER_CONCURRENCY: intFrom('WORKER_CONCURRENCY', 1, 1024).default(32),
   BATCH_MAX_SIZE: intFrom('BATCH_MAX_SIZE', 1, 256).default(16),
   BATCH_MAX_WAIT_MS: intFrom('BATCH_MAX_WAIT_MS', 0, 60_000).default(25),
@@ -116,7 +120,7 @@ export class ConfigError extends Error {
 
 /**
  * Parses the configuration once at start-up. `overrides` (from CLI flags) win over the environment;
- * empty strings count as unset. A wrong value stops start-up with a message naming the variable.
+ * empty strings count as unset; an unset STORAGE_URI is `<EMBEDCAM_HOME>/store`. A wrong value stops start-up with a message naming the variable.
  */
 export function loadConfig(
   env: NodeJS.ProcessEnv = process.env,
@@ -127,6 +131,7 @@ export function loadConfig(
     const v = overrides[key as keyof Config] ?? env[key];
     if (v !== undefined && v !== '') raw[key] = v;
   }
+  raw.STORAGE_URI ??= defaultStoreDir(env);
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
     throw new ConfigError(formatSettingIssues(parsed.error, raw));

@@ -1,3 +1,5 @@
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/index.js';
 
@@ -13,7 +15,15 @@ describe('loadConfig', () => {
   it('lets flags override the environment and ignores empty strings', () => {
     const c = loadConfig({ BATCH_MAX_SIZE: '4', STORAGE_URI: '' }, { BATCH_MAX_SIZE: 32 });
     expect(c.BATCH_MAX_SIZE).toBe(32);
-    expect(c.STORAGE_URI).toBe('.embedcam/store');
+    expect(c.STORAGE_URI).toBe(path.join(os.homedir(), '.embedcam', 'store'));
+  });
+
+  it('puts the default store under EMBEDCAM_HOME and makes local stores absolute', () => {
+    expect(loadConfig({ EMBEDCAM_HOME: '/srv/ec' }).STORAGE_URI).toBe('/srv/ec/store');
+    expect(loadConfig({ EMBEDCAM_HOME: 'rel/home' }).STORAGE_URI).toBe(path.resolve('rel/home/store'));
+    expect(loadConfig({ STORAGE_URI: 'some/dir' }).STORAGE_URI).toBe(path.resolve('some/dir'));
+    expect(loadConfig({ STORAGE_URI: 's3://bucket/p' }).STORAGE_URI).toBe('s3://bucket/p');
+    expect(loadConfig({}, { STORAGE_URI: './x' }).STORAGE_URI).toBe(path.resolve('x'));
   });
 
   it('names every wrong variable and the expected form', () => {

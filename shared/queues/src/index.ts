@@ -9,4 +9,5 @@ export * from './run-service.js';
 export * from './run-stall.js';
 export * from './run-state.js';
 export * from './schemas.js';
+export * from './store-advert.js';
 export * from './with-timeout.js';
