@@ -63,6 +63,8 @@ function proxyBuildOf(o: SubmitRunOptions): BuildProxiesOptions {
 export class EmbedcamClient {
   readonly redis: Redis;
   readonly store: ObjectStore;
+  /** The deployment's queue and key prefix (EMBEDCAM_PREFIX). */
+  readonly prefix: string;
   private readonly heatmaps: Queue;
   private readonly results: Queue;
   private readonly proxies: Queue;
@@ -73,6 +75,7 @@ export class EmbedcamClient {
     private readonly config: Config & { REDIS_URL: string },
     store?: ObjectStore,
   ) {
+    this.prefix = config.EMBEDCAM_PREFIX;
     this.redis = createRedis(config.REDIS_URL);
     this.store = store ?? openStore(config.STORAGE_URI);
     const opts = { connection: this.redis, prefix: config.EMBEDCAM_PREFIX };

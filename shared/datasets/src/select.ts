@@ -41,6 +41,7 @@ export function selectItems(
   }
   if (options.classes !== undefined) {
     const range = toClassRange(options.classes);
+    checkClassesPresent(range, all);
     items = items.filter((i) => range.has(i.label));
   }
   if (options.split !== undefined) {
@@ -89,6 +90,45 @@ export function splitByClassRange(
   }
   const ordered = orderItems('items' in source ? source.items : source);
   return { train: ordered.filter((i) => train.has(i.label)), test: ordered.filter((i) => test.has(i.label)) };
+}
+
+/**
+ * A class range asking for classes the dataset does not have ("1-999" on 30 classes) is a mistake,
+ * not a request for everything: the error lists what is missing and the classes there are.
+ */
+function checkClassesPresent(range: ClassRange, all: readonly DatasetItem[]): void {
+  const present = [...new Set(all.map((i) => i.label))].sort((a, b) => a - b);
+  const missing: [number, number][] = [];
+  for (const [lo, hi] of range.ranges) {
+    let next = lo;
+    for (const label of present) {
+      if (label < next) continue;
+      if (label > hi) break;
+      if (label > next) missing.push([next, label - 1]);
+      next = label + 1;
+    }
+    if (next <= hi) missing.push([next, hi]);
+  }
+  if (missing.length === 0) return;
+  throw new SelectionError(
+    `class range "${range}" asks for classes the dataset does not have (${rangesText(missing)}); ` +
+      `its classes are ${present.length > 0 ? rangesText(compress(present)) : 'none'}`,
+  );
+}
+
+function compress(sorted: readonly number[]): [number, number][] {
+  const out: [number, number][] = [];
+  for (const n of sorted) {
+    const last = out.at(-1);
+    if (last && n === last[1] + 1) last[1] = n;
+    else out.push([n, n]);
+  }
+  return out;
+}
+
+function rangesText(ranges: readonly (readonly [number, number])[]): string {
+  const shown = ranges.slice(0, 8).map(([lo, hi]) => (lo === hi ? `${lo}` : `${lo}-${hi}`));
+  return ranges.length > 8 ? `${shown.join(',')},…` : shown.join(',');
 }
 
 function checkCount(name: string, value: number | undefined, min: number): void {

@@ -66,6 +66,16 @@ describe('selectItems', () => {
     expect(ids(selectItems(ds, { classes: [1, 3] }))).toEqual(['1', '2', '3', '11']);
   });
 
+  it('refuses classes the dataset does not have, listing the missing ones and its classes', () => {
+    expect(() => selectItems(ds, { classes: '1-999' })).toThrow(
+      'class range "1-999" asks for classes the dataset does not have (4-999); its classes are 1-3',
+    );
+    expect(() => selectItems(ds, { classes: [0, 2, 7] })).toThrow(
+      'class range "0,2,7" asks for classes the dataset does not have (0,7); its classes are 1-3',
+    );
+    expect(() => selectItems(ds, { classes: '1-3' })).not.toThrow();
+  });
+
   it('filters by ids and rejects unknown ids', () => {
     expect(ids(selectItems(ds, { ids: ['20', '1'] }))).toEqual(['1', '20']);
     expect(() => selectItems(ds, { ids: ['1', '99'] })).toThrow(/"99"/);

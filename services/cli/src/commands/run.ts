@@ -1,9 +1,11 @@
 import path from 'node:path';
 import { type EmbedcamClient, RunStalledError } from '@embedcam/client';
 import { storageKeys } from '@embedcam/queues';
+import { NotFoundError } from '@embedcam/storage';
 import type { Command } from 'commander';
 import { formatSummaryTable } from '../format-summary.js';
 import { logger } from '../logger.js';
+import { UserError } from '../user-error.js';
 import { parseChoice, parsePositiveInt } from './options.js';
 import { addConnectionFlags, type ConnectionFlags } from './pipeline-options.js';
 import { openPipelineSession, withClient } from './pipeline-session.js';
@@ -125,6 +127,28 @@ export function registerRun(program: Command): void {
 }
 
 /**
+ * The stored report of a run; a run without one is a UserError that says how far it got (or that
+ * neither this store nor this Redis knows it).
+ */
+async function reportOrProgress(client: EmbedcamClient, runId: string) {
+  try {
+    return await client.getReport(runId);
+  } catch (err) {
+    if (!(err instanceof NotFoundError)) throw err;
+  }
+  const p = await client.status(runId);
+  if (p.status === 'unknown')
+    throw new UserError(
+      `run ${runId} has no report in ${client.store.uri} and is unknown to this Redis (prefix ${client.prefix}); check the run id, --storage, --redis-url and --prefix`,
+    );
+  const failed = p.failed ? `, ${p.failed} failed` : '';
+  const why = p.status === 'stalled' && p.stalledReason ? ` (stalled: ${p.stalledReason})` : '';
+  throw new UserError(
+    `run ${runId} is not finished: ${p.done} of ${p.total} images done${failed}, status ${p.status}${why}; follow it with \`embedcam status ${runId}\` and ask again when it is complete`,
+  );
+}
+
+/**
  * Why `run --detach` would leave its run to nobody, or undefined when the services it needs are
  * running on their own: local services stop when this command returns, so detaching needs a worker,
  * an aggregator and (when the proxy set is not built yet) a proxy-builder already connected.
@@ -153,7 +177,14 @@ export function registerRunQueries(program: Command): void {
   addConnectionFlags(program.command('status <runId>').description('Progress of a run (JSON)')).action(
     (runId: string, flags: ConnectionFlags) =>
       withClient(flags, logger, async (client) => {
-        process.stdout.write(`${JSON.stringify(await client.status(runId), null, 2)}\n`);
+        const progress = await client.status(runId);
+        process.stdout.write(`${JSON.stringify(progress, null, 2)}\n`);
+        // The JSON still goes to stdout for scripts; an unknown run is a mistyped id or another
+        // Redis/prefix, so the exit code says so.
+        if (progress.status === 'unknown')
+          throw new UserError(
+            `run ${runId} is unknown to this Redis (prefix ${client.prefix}); check the run id, --redis-url and --prefix`,
+          );
       }),
   );
   addConnectionFlags(
@@ -163,7 +194,7 @@ export function registerRunQueries(program: Command): void {
       .option('--json', 'print the whole report as JSON'),
   ).action((runId: string, flags: ConnectionFlags & { json?: boolean }) =>
     withClient(flags, logger, async (client) => {
-      const report = await client.getReport(runId);
+      const report = await reportOrProgress(client, runId);
       process.stdout.write(
         flags.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatSummaryTable(report)}\n`,
       );

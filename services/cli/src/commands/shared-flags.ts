@@ -1,13 +1,13 @@
 import path from 'node:path';
-import { PROXY_SCHEMES, type ProxyScheme, sharedDir } from '@embedcam/cam';
+import { PROXY_SCHEMES, type ProxyScheme } from '@embedcam/cam';
 import type { CamTarget } from '@embedcam/explain';
 import type { Command } from 'commander';
+import { DATASET_HELP } from '../default-dataset.js';
 import { parseChoice, parsePositiveInt, parseTau } from './options.js';
-
-export const defaultDataset = () => path.join(sharedDir(), 'data/cub200-subset');
 
 /** The values addModelFlags adds. */
 export interface ModelFlags {
+  /** Always set when an action runs: the default is filled in by useDefaultDataset. */
   dataset: string;
   model?: string;
   engine?: 'tfjs' | 'onnx';
@@ -35,10 +35,10 @@ export interface ExplainInputFlags extends ModelFlags, ExplainFlags {}
 /** Which data, model and proxies: shared by explain, run and proxies build. */
 export function addModelFlags(cmd: Command): Command {
   return cmd
-    .option('--dataset <dir|manifest>', 'CUB-200-2011 directory or JSONL manifest', defaultDataset())
+    .option('--dataset <dir|manifest>', DATASET_HELP)
     .option(
       '--model <spec.json>',
-      'model spec, readable by every worker (default: the shared MobileNetV2, embedding = GAP(out_relu), L2)',
+      'model spec, readable by every worker (default: the bundled ImageNet MobileNetV2, embedding = GAP(out_relu), L2)',
     )
     .option(
       '--engine <tfjs|onnx>',

@@ -11,10 +11,10 @@ import {
   type TrainHeadReport,
 } from '@embedcam/training';
 import { type Command, InvalidArgumentError } from 'commander';
+import { DATASET_HELP } from '../default-dataset.js';
 import { logger } from '../logger.js';
 import { createProgress } from '../progress.js';
 import { parseChoice, parsePositiveInt } from './options.js';
-import { defaultDataset } from './shared-flags.js';
 
 export interface TrainHeadCliOptions {
   dataset: string;
@@ -84,10 +84,10 @@ export function registerTrainHead(program: Command): void {
       'Train a projection head on frozen backbone features (Proxy-Anchor loss, Kim et al. CVPR 2020), ' +
         'report Recall@1/2/4/8 on unseen classes, and write a model spec (backbone + head) every command accepts',
     )
-    .option('--dataset <dir|manifest>', 'CUB-200-2011 directory or JSONL manifest', defaultDataset())
+    .option('--dataset <dir|manifest>', DATASET_HELP)
     .option(
       '--model <spec.json>',
-      'backbone spec (gap head; its dense layers are ignored). Default: the shared MobileNetV2, GAP(out_relu)',
+      'backbone spec (gap head; its dense layers are ignored). Default: the bundled MobileNetV2, GAP(out_relu)',
     )
     .requiredOption(
       '--train-classes <range>',
