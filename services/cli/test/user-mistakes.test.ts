@@ -93,7 +93,15 @@ describe('embedcam: user mistakes', { timeout: 120_000 }, () => {
 
   it('--classes out of range lists the available range', async () => {
     expectMistake(
-      await embedcam(['explain', '--dataset', manifest, '--classes', '1-999', '--out', path.join(home, 'out')]),
+      await embedcam([
+        'explain',
+        '--dataset',
+        manifest,
+        '--classes',
+        '1-999',
+        '--out',
+        path.join(home, 'out'),
+      ]),
       /class range "1-999" asks for classes the dataset does not have \(4-999\); its classes are 1-3/,
     );
   });
