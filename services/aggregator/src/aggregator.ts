@@ -142,7 +142,7 @@ export async function startAggregator(config: Config, opts: AggregatorOptions = 
     await worker.waitUntilReady();
     await redis.ping();
   } catch (err) {
-    advert.stop();
+    await advert.stop();
     await worker.close(true).catch(() => {});
     redis.disconnect();
     workerConnection.disconnect();
@@ -166,7 +166,7 @@ export async function startAggregator(config: Config, opts: AggregatorOptions = 
     return dropped;
   }
   async function shutdown(o: { force?: boolean }): Promise<void> {
-    advert.stop();
+    await advert.stop();
     void sweeper.stop(); // no more timed sweeps from now on
     if (o.force) await force();
     else {

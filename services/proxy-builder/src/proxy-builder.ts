@@ -82,7 +82,7 @@ export async function startProxyBuilder(
   // running job, whose lock then expires and another proxy-builder retries it.
   let closing: Promise<void> | undefined;
   async function shutdown(): Promise<void> {
-    advert.stop();
+    await advert.stop();
     await worker.close();
     await ctx.pools.close();
     connection.disconnect();

@@ -104,7 +104,7 @@ export async function startWorker(config: Config, opts: StartWorkerOptions = {})
   let advert: StoreAdvert | undefined;
   /** What outlives the BullMQ side: closed last, also when start-up fails. */
   async function release(): Promise<void> {
-    advert?.stop();
+    await advert?.stop();
     await results.close();
     await redis.quit().catch(() => redis.disconnect());
     if (ownStore) await store.close();

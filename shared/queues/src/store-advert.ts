@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 
-/** The Redis key where the services of a prefix advertise their store. */
-export const storeAdvertKey = (prefix: string) => `${prefix}:store`;
+/** The Redis hash where the services of a prefix advertise their store: one field per service. */
+export const storeAdvertKey = (prefix: string) => `${prefix}:stores`;
 
 /** How long an advert lives without being refreshed (a service refreshes it every third of this). */
 export const STORE_ADVERT_TTL_MS = 60_000;
@@ -23,14 +23,31 @@ export class StoreMismatchError extends Error {
 }
 
 export interface StoreAdvert {
-  /** Stops refreshing (the advert expires on its own; other services may still hold it). */
-  stop(): void;
+  /** Withdraws this service's advert (a stopped service no longer speaks for the prefix). */
+  stop(): Promise<void>;
 }
 
+/** Each live field is `<expiresAtMs> <storeUri>`; expired ones (a crashed service) are dropped. */
+async function liveAdverts(redis: Redis, prefix: string): Promise<string[]> {
+  const key = storeAdvertKey(prefix);
+  const all = await redis.hgetall(key);
+  const now = Date.now();
+  const live: string[] = [];
+  for (const [field, value] of Object.entries(all)) {
+    const space = value.indexOf(' ');
+    if (Number(value.slice(0, space)) > now) live.push(value.slice(space + 1));
+    else await redis.hdel(key, field);
+  }
+  return live;
+}
+
+let serial = 0;
+
 /**
- * A service says which store it uses, in Redis under its prefix, before it takes any job: the first
- * one sets it, the others must use the same store or refuse to start (StoreMismatchError). The
- * advert is refreshed while the service runs and expires STORE_ADVERT_TTL_MS after the last one stops.
+ * A service says which store it uses, in Redis under its prefix, before it takes any job. A service
+ * whose store differs from that of a running service of the prefix refuses to start
+ * (StoreMismatchError). The advert is refreshed while the service runs, withdrawn when it stops,
+ * and ignored ttlMs after a crashed service's last refresh.
  */
 export async function advertiseStore(
   redis: Redis,
@@ -39,23 +56,31 @@ export async function advertiseStore(
   who: string,
   ttlMs = STORE_ADVERT_TTL_MS,
 ): Promise<StoreAdvert> {
+  const other = (await liveAdverts(redis, prefix)).find((uri) => uri !== storeUri);
+  if (other !== undefined) throw new StoreMismatchError(prefix, other, storeUri, who);
   const key = storeAdvertKey(prefix);
-  const set = await redis.set(key, storeUri, 'PX', ttlMs, 'NX');
-  if (set !== 'OK') {
-    const current = await redis.get(key);
-    if (current !== null && current !== storeUri)
-      throw new StoreMismatchError(prefix, current, storeUri, who);
-    await redis.set(key, storeUri, 'PX', ttlMs);
-  }
-  const timer = setInterval(
-    () => void redis.set(key, storeUri, 'PX', ttlMs).catch(() => {}),
-    Math.max(10, Math.floor(ttlMs / 3)),
-  );
+  const field = `${who}:${process.pid}:${++serial}:${Date.now()}`;
+  const put = () => redis.hset(key, field, `${Date.now() + ttlMs} ${storeUri}`);
+  await put();
+  const timer = setInterval(() => void put().catch(() => {}), Math.max(10, Math.floor(ttlMs / 3)));
   timer.unref();
-  return { stop: () => clearInterval(timer) };
+  return {
+    async stop() {
+      clearInterval(timer);
+      // Bounded: a Redis that is gone must not hold up a shutdown (the advert then expires).
+      let bound: NodeJS.Timeout | undefined;
+      await Promise.race([
+        redis.hdel(key, field).catch(() => {}),
+        new Promise((r) => {
+          bound = setTimeout(r, 1000);
+        }),
+      ]);
+      clearTimeout(bound);
+    },
+  };
 }
 
 /** The store the running services of a prefix advertise, or null when none does. */
-export function advertisedStore(redis: Redis, prefix: string): Promise<string | null> {
-  return redis.get(storeAdvertKey(prefix));
+export async function advertisedStore(redis: Redis, prefix: string): Promise<string | null> {
+  return (await liveAdverts(redis, prefix))[0] ?? null;
 }

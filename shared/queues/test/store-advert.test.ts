@@ -34,13 +34,17 @@ describe('advertiseStore', () => {
     // Refreshed while a service runs: still there after several TTLs.
     await sleep(1500);
     expect(await advertisedStore(redis, prefix)).toBe('file:///srv/a/');
-    a.stop();
-    b.stop();
-    // Expires once nobody refreshes it; then another store may take the prefix.
-    await sleep(800);
-    expect(await redis.exists(storeAdvertKey(prefix))).toBe(0);
+    // Withdrawn when its services stop: then another store may take the prefix at once.
+    await a.stop();
+    expect(await advertisedStore(redis, prefix)).toBe('file:///srv/a/');
+    await b.stop();
+    expect(await advertisedStore(redis, prefix)).toBeNull();
     const c = await advertiseStore(redis, prefix, 's3://other/p', 'worker', 600);
     expect(await advertisedStore(redis, prefix)).toBe('s3://other/p');
-    c.stop();
+    // A crashed service (no refresh, never withdrawn) stops counting after the TTL.
+    await redis.hset(storeAdvertKey(prefix), 'crashed', `${Date.now() - 1} file:///srv/dead/`);
+    expect(await advertisedStore(redis, prefix)).toBe('s3://other/p');
+    expect(await redis.hexists(storeAdvertKey(prefix), 'crashed')).toBe(0);
+    await c.stop();
   });
 });
