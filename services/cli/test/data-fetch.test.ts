@@ -79,7 +79,8 @@ describe('embedcam data fetch cub', { timeout: 120_000 }, () => {
       });
       if (req.url === '/cut.tgz' && cutNext) {
         cutNext = false;
-        res.write(body.subarray(0, Math.floor(body.length / 2)), () => res.destroy());
+        // Half the body, then the connection drops (after the client has had time to read it).
+        res.write(body.subarray(0, Math.floor(body.length / 2)), () => setTimeout(() => res.destroy(), 500));
         return;
       }
       res.end(body);

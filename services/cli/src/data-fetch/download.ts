@@ -1,7 +1,4 @@
-import { createWriteStream } from 'node:fs';
-import { rm, stat } from 'node:fs/promises';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { open, rm, stat } from 'node:fs/promises';
 
 /** A download that stopped before its end; the partial file is kept so the next try resumes. */
 export class DownloadError extends Error {
@@ -43,17 +40,22 @@ export async function downloadTo(
   let received = resumed;
   onProgress({ received, total });
   if (!res.body) throw new DownloadError(`${url} sent no body`);
-  const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
-  body.on('data', (c: Buffer) => {
-    received += c.length;
-    onProgress({ received, total });
-  });
+  const body = res.body as unknown as AsyncIterable<Uint8Array>;
+  // Each chunk is on disk before the next is read, so a transfer cut at any point keeps every byte
+  // it delivered (a pipeline would drop what its write stream still buffered).
+  const fh = await open(partFile, resumed > 0 ? 'a' : 'w');
   try {
-    await pipeline(body, createWriteStream(partFile, { flags: resumed > 0 ? 'a' : 'w' }));
+    for await (const chunk of body) {
+      await fh.write(chunk);
+      received += chunk.length;
+      onProgress({ received, total });
+    }
   } catch (err) {
     throw new DownloadError(
       `the download from ${url} stopped at ${received} of ${total ?? '?'} bytes (${(err as Error).message}); run the command again to resume`,
     );
+  } finally {
+    await fh.close();
   }
   if (total !== undefined && received < total)
     throw new DownloadError(
